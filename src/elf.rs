@@ -72,7 +72,11 @@ pub struct NewerVersion {
 
 impl fmt::Display for NewerVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} from {} (EL7 has up to {})", self.version, self.file, self.limit)?;
+        write!(
+            f,
+            "{} from {} (EL7 has up to {})",
+            self.version, self.file, self.limit
+        )?;
         if !self.symbols.is_empty() {
             let shown: Vec<&str> = self.symbols.iter().take(5).map(String::as_str).collect();
             write!(f, ", needed by {}", shown.join(", "))?;
@@ -261,7 +265,9 @@ fn keep_soname(name: &str) -> bool {
     if name.trim().is_empty() || !name.contains(".so") {
         return false;
     }
-    ["lib", "ld.", "ld-", "ld64"].iter().any(|p| name.starts_with(p))
+    ["lib", "ld.", "ld-", "ld64"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// "2.17" → [2, 17]; None for "PRIVATE" and other non-numeric versions.

@@ -121,7 +121,12 @@ impl Step {
             bar.finish_and_clear();
         }
         if !self.quiet {
-            eprintln!("    {} {} in {:.1}s", self.name, outcome, elapsed.as_secs_f64());
+            eprintln!(
+                "    {} {} in {:.1}s",
+                self.name,
+                outcome,
+                elapsed.as_secs_f64()
+            );
         }
         elapsed
     }
