@@ -169,7 +169,7 @@ impl ElfInfo {
     /// elfdeps' rule: an object with an interpreter that is not executable by mode gets no
     /// requires (it is a plugin or data, not something the loader starts).
     fn generates_requires(&self, executable_mode: bool) -> bool {
-        !(self.interpreter.is_some() && !executable_mode)
+        self.interpreter.is_none() || executable_mode
     }
 
     fn marker(&self) -> &'static str {

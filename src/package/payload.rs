@@ -92,11 +92,11 @@ pub fn write(
     for (index, file) in files.iter_mut().enumerate() {
         write_entry(&mut archive, file, index as u32 + 1)?;
     }
-    let archive = cpio::newc::trailer(archive).map_err(|e| write_error(e))?;
+    let archive = cpio::newc::trailer(archive).map_err(write_error)?;
     let archive_size = archive.count;
-    let sink = encoder.finish().map_err(|e| write_error(e))?;
+    let sink = encoder.finish().map_err(write_error)?;
     let (mut buffered, sha256, compressed_size) = sink.finish();
-    buffered.flush().map_err(|e| write_error(e))?;
+    buffered.flush().map_err(write_error)?;
     Ok(PayloadInfo {
         archive_size,
         compressed_size,
