@@ -30,7 +30,7 @@ enum Command {
     /// Run Bazel in the builder container and copy out the Envoy binary.
     Compile(bazel::CompileArgs),
     /// Write the RPM from an Envoy binary and the packaging files.
-    Package(package::PackageOptions),
+    Package(Box<package::PackageOptions>),
     /// Check that CentOS 7 will accept an RPM and run what is inside.
     Verify(verify::VerifyArgs),
     /// Show what an RPM contains, without rpm installed.
