@@ -62,10 +62,16 @@ impl Reporter {
 
     /// Print an error and each of its causes, one per line.
     pub fn error(&self, err: &dyn std::error::Error) {
-        eprintln!("error: {err}");
+        let mut shown = err.to_string();
+        eprintln!("error: {shown}");
         let mut source = err.source();
         while let Some(cause) = source {
-            eprintln!("  caused by: {cause}");
+            let text = cause.to_string();
+            // Most of our messages already end with their cause's text; do not repeat it.
+            if !shown.contains(&text) {
+                eprintln!("  caused by: {text}");
+            }
+            shown = text;
             source = cause.source();
         }
     }

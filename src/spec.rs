@@ -81,6 +81,8 @@ pub struct Spec {
     pub license: String,
     pub group: String,
     pub url: String,
+    /// Who built the package (`Packager:`), if the spec says.
+    pub packager: Option<String>,
     pub summary: String,
     pub description: String,
     pub changelog: Vec<ChangelogEntry>,
@@ -98,6 +100,7 @@ struct RawSpec {
     #[serde(default = "default_group")]
     group: String,
     url: String,
+    packager: Option<String>,
     summary: String,
     description: String,
     #[serde(default)]
@@ -153,6 +156,15 @@ impl Spec {
     pub fn load(path: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path).at(path)?;
         Spec::parse(path, &text)
+    }
+
+    /// The spec shipped in this repository, compiled in so the installed tool needs no checkout.
+    pub fn builtin() -> Spec {
+        Spec::parse(
+            Path::new("specs/istio-proxy.toml"),
+            include_str!("../specs/istio-proxy.toml"),
+        )
+        .expect("the built-in spec is checked by the tests")
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Spec> {
@@ -227,6 +239,7 @@ impl Spec {
             license: raw.license,
             group: raw.group,
             url: raw.url,
+            packager: raw.packager,
             summary: raw.summary,
             description: raw.description.trim().to_string(),
             changelog,

@@ -97,6 +97,9 @@ pub fn main_header(input: &HeaderInput) -> Header<IndexTag> {
             IndexData::Int32(vec![DigestAlgorithm::Sha2_256 as u32]),
         ),
     ];
+    if let Some(packager) = &spec.packager {
+        e.push(string(IndexTag::RPMTAG_PACKAGER, packager));
+    }
     e.extend(dependency_entries(
         input.requires,
         IndexTag::RPMTAG_REQUIRENAME,

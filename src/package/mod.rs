@@ -32,9 +32,9 @@ use crate::spec::{Config, Spec, check_word};
 /// `proxy-rpm package`: write the RPM from an Envoy binary and the packaging files.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageOptions {
-    /// The package spec.
-    #[arg(long, default_value = "specs/istio-proxy.toml")]
-    pub spec: PathBuf,
+    /// The package spec (default: the built-in copy of specs/istio-proxy.toml).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
     /// The Istio release, used as the package version (e.g. 1.6.14).
     #[arg(long = "version", value_name = "VERSION")]
     pub version: String,
@@ -138,7 +138,10 @@ impl PackageOptions {
 
 /// Write the package described by `opts`; returns where it is and what it is.
 pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Written> {
-    let spec = Spec::load(&opts.spec)?;
+    let spec = match &opts.spec {
+        Some(path) => Spec::load(path)?,
+        None => Spec::builtin(),
+    };
     check_word(&opts.version, "version").map_err(|m| Error::input(format!("--version: {m}")))?;
     let release_no = opts.release.as_deref().unwrap_or(&spec.release);
     check_word(release_no, "release").map_err(|m| Error::input(format!("--release: {m}")))?;
