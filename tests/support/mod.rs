@@ -199,6 +199,7 @@ Summary: Envoy sidecar proxy for the Istio service mesh, built for CentOS 7
 License: ASL 2.0
 Group: Applications/System
 URL: https://github.com/istio/proxy
+Packager: proxy-rpm maintainers <proxy-rpm@localhost>
 
 %description
 reference package for the tag comparison
