@@ -132,18 +132,23 @@ impl Fixture {
 
     /// `proxy-rpm package` for this fixture, plus `extra` arguments.
     pub fn package_cmd(&self, extra: &[&str]) -> Command {
+        self.package_cmd_with(&self.envoy, &self.out, extra)
+    }
+
+    /// `proxy-rpm package` with another Envoy or output directory.
+    pub fn package_cmd_with(&self, envoy: &Path, out: &Path, extra: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.current_dir(repo_root())
             .arg("package")
             .args(["--version", "1.6.14"])
             .arg("--envoy")
-            .arg(&self.envoy)
+            .arg(envoy)
             .arg("--sidecar-env")
             .arg(&self.sidecar_env)
             .arg("--bootstrap")
             .arg(&self.bootstrap)
             .arg("--out")
-            .arg(&self.out)
+            .arg(out)
             .args(extra)
             .env_remove("SOURCE_DATE_EPOCH");
         cmd
