@@ -59,6 +59,7 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
     let fresh_cache = wd.temp.path().join("fresh-cache");
     let _servers = Servers {
         cache_dirs: vec![wd.cache.clone(), fresh_cache.clone()],
+        tree: wd.tree.clone(),
     };
     let log = wd.dir.join("logs/compile.log");
 
@@ -171,4 +172,57 @@ fn compile_without_a_prepared_tree_says_what_to_run() {
     let err = text(&out.stderr);
     assert!(err.starts_with("error: no source tree at "), "{err}");
     assert!(err.contains("proxy-rpm prepare"), "{err}");
+}
+
+#[test]
+fn sigterm_interrupts_bazel_on_the_host() {
+    require!(bazel_ready());
+    let wd = Workdir::new();
+    let fifo = wd.temp.path().join("gate");
+    assert!(output(Command::new("mkfifo").arg(&fifo)).status.success());
+    // An action that waits on the fifo, outside the sandbox so that it sees it.
+    let files = [
+        ("WORKSPACE", "workspace(name = \"fixture\")\n".to_string()),
+        (".bazelrc", "build:release -c opt\n".to_string()),
+        (
+            "src/envoy/BUILD",
+            format!(
+                "genrule(name = \"gate\", outs = [\"gate.txt\"], cmd = \"cat {} > $@\", \
+                 tags = [\"no-sandbox\"])\n\
+                 genrule(name = \"envoy\", srcs = [\":gate\"], outs = [\"envoy\"], \
+                 cmd = \"cp $< $@\")\n",
+                fifo.display()
+            ),
+        ),
+    ];
+    for (path, content) in files {
+        let path = wd.tree.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let rules = rules(wd.temp.path());
+    let _servers = Servers {
+        cache_dirs: vec![wd.cache.clone()],
+        tree: wd.tree.clone(),
+    };
+    let child = host_compile(&wd, &wd.cache, &rules)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Returns once the action has opened the fifo: Bazel is in the middle of the build.
+    let writer = on_thread(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap());
+    signal(pid, "TERM");
+    let out = wait_bounded(child);
+    drop(writer);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("interrupted by SIGTERM"),
+        "{}",
+        describe(&out)
+    );
+    let log = std::fs::read_to_string(wd.dir.join("logs/compile.log")).unwrap();
+    assert!(log.contains("interrupted"), "Bazel was told to stop: {log}");
+    assert!(!wd.dir.join("out/envoy").exists());
 }

@@ -238,3 +238,17 @@ fn guard_removes_a_running_container_when_dropped() {
     ));
     assert!(containers_labelled(&label).is_empty());
 }
+
+#[test]
+fn a_missing_image_says_how_to_make_it() {
+    require!(podman_ready());
+    let wd = Workdir::new();
+    let out = output(&mut compile_cmd("localhost/proxy-rpm-test-absent:0", &wd));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no image localhost/proxy-rpm-test-absent:0"),
+        "{err}"
+    );
+    assert!(err.contains("proxy-rpm image"), "{err}");
+}

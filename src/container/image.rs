@@ -169,17 +169,25 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
         scratch.as_ref().map_or(Path::new("."), |d| d.path()),
     );
     let cmd = build_cmd(options, &plan.tag, &plan.hash, &dockerfile, &context);
-    let step = reporter.step(&format!("image {}", plan.tag));
-    let cmd = match &options.log {
-        Some(log) => cmd.log(log),
-        None => cmd,
+    // With a log, a progress line shows the engine's current step; without one the engine's
+    // own output is the progress, and a spinner would only garble it.
+    let Some(log) = &options.log else {
+        reporter.info(format!("building image {}", plan.tag));
+        cmd.run(reporter)?;
+        return Ok(ImageRef {
+            tag: plan.tag,
+            hash: plan.hash,
+            built: true,
+        });
     };
-    cmd.run_lines(reporter, |line| {
+    let step = reporter.step(&format!("image {}", plan.tag));
+    let result = cmd.log(log).run_lines(reporter, |line| {
         if line.starts_with("STEP ") || line.starts_with("Step ") || line.starts_with('#') {
             step.message(line.chars().take(70).collect::<String>());
         }
-    })?;
-    step.finish("built");
+    });
+    step.finish(if result.is_ok() { "built" } else { "failed" });
+    result?;
     Ok(ImageRef {
         tag: plan.tag,
         hash: plan.hash,

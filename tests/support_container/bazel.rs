@@ -2,7 +2,7 @@
 //! when given Debian's rules_cc and rules_java with `--override_repository`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::{output, runs, text};
 
@@ -97,6 +97,8 @@ pub fn write_workspace(workdir: &Path, tree: &Path) {
 /// idle for hours after the test).
 pub struct Servers {
     pub cache_dirs: Vec<PathBuf>,
+    /// The workspace the servers serve: a shutdown from elsewhere restarts a server first.
+    pub tree: PathBuf,
 }
 
 impl Drop for Servers {
@@ -108,13 +110,17 @@ impl Drop for Servers {
             };
             for entry in entries.flatten() {
                 let _ = Command::new("bazel")
+                    .current_dir(&self.tree)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
                     .arg(format!(
                         "--output_user_root={}",
                         cache.join("bazel/user_root").display()
                     ))
                     .arg(format!("--output_base={}", entry.path().display()))
                     .arg("shutdown")
-                    .output();
+                    .status();
             }
         }
     }
