@@ -27,7 +27,8 @@ pub struct CompileArgs {
     /// Work dir holding the tree `prepare` made (src/istio-proxy).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Container engine; `none` runs Bazel on this host.
+    /// Container engine (default: $PROXY_RPM_ENGINE, else docker, else podman); `none` runs
+    /// Bazel on this host.
     #[arg(long, value_enum)]
     pub engine: Option<EngineChoice>,
     /// Builder image (default: the built-in CentOS 7 image, built if missing).

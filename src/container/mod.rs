@@ -44,7 +44,8 @@ pub enum EngineKind {
 pub struct Engine {
     kind: EngineKind,
     program: PathBuf,
-    /// Rootless podman maps our uid itself (`--userns=keep-id`); `--user` would map it wrongly.
+    /// A rootless engine maps its root to our uid: `--user uid:gid` would land on a
+    /// subordinate id outside (files the caller cannot even write over).
     rootless: bool,
 }
 
@@ -56,6 +57,8 @@ pub struct Probe<'a> {
     pub which: &'a dyn Fn(&str) -> Option<PathBuf>,
     /// Our effective uid (0 means root: podman is then not rootless).
     pub euid: u32,
+    /// Whether the docker at this path runs rootless (asked only when we are not root).
+    pub docker_rootless: &'a dyn Fn(&Path) -> bool,
 }
 
 impl Engine {
@@ -92,13 +95,14 @@ impl Engine {
     }
 
     /// How the container runs as the caller so that files it writes on mounts are the caller's:
-    /// `--user uid:gid`, except on rootless podman, whose user namespace already maps the
-    /// caller to root outside; there `--userns=keep-id` keeps the caller's uid inside.
+    /// `--user uid:gid`, except on rootless engines, whose user namespace maps the caller to
+    /// root inside: rootless podman keeps the caller's uid inside with `--userns=keep-id`,
+    /// rootless docker (no such option) runs as its root, which is the caller outside.
     pub fn user_args(&self, uid: u32, gid: u32) -> Vec<String> {
-        if self.kind == EngineKind::Podman && self.rootless {
-            vec!["--userns=keep-id".to_string()]
-        } else {
-            vec!["--user".to_string(), format!("{uid}:{gid}")]
+        match (self.kind, self.rootless) {
+            (EngineKind::Podman, true) => vec!["--userns=keep-id".to_string()],
+            (EngineKind::Docker, true) => vec!["--user".to_string(), "0:0".to_string()],
+            (_, false) => vec!["--user".to_string(), format!("{uid}:{gid}")],
         }
     }
 
@@ -123,12 +127,19 @@ impl Engine {
 pub fn detect(choice: Option<EngineChoice>) -> Result<Option<Engine>> {
     let env = std::env::var(ENGINE_ENV).ok();
     let euid = caller_ids().map(|(uid, _)| uid).unwrap_or(0);
+    let docker_rootless = |program: &Path| {
+        Cmd::new(program)
+            .args(["info", "--format", "{{json .SecurityOptions}}"])
+            .read(&crate::Reporter::silent())
+            .is_ok_and(|out| out.contains("rootless"))
+    };
     detect_with(
         choice,
         &Probe {
             env: env.as_deref(),
             which: &which,
             euid,
+            docker_rootless: &docker_rootless,
         },
     )
 }
@@ -143,8 +154,9 @@ pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Op
     let found = |kind: EngineKind, name: &str| {
         (probe.which)(name).map(|program| Engine {
             kind,
+            rootless: probe.euid != 0
+                && (kind == EngineKind::Podman || (probe.docker_rootless)(&program)),
             program,
-            rootless: kind == EngineKind::Podman && probe.euid != 0,
         })
     };
     match choice {
@@ -234,6 +246,16 @@ mod tests {
         have: &[&str],
         euid: u32,
     ) -> Result<Option<Engine>> {
+        detect_rootless(choice, env, have, euid, false)
+    }
+
+    fn detect_rootless(
+        choice: Option<EngineChoice>,
+        env: Option<&str>,
+        have: &[&str],
+        euid: u32,
+        docker_rootless: bool,
+    ) -> Result<Option<Engine>> {
         let have: Vec<String> = have.iter().map(|s| s.to_string()).collect();
         let which = move |name: &str| {
             let base = name.rsplit('/').next().unwrap_or(name).to_string();
@@ -246,6 +268,7 @@ mod tests {
                 env,
                 which: &which,
                 euid,
+                docker_rootless: &|_| docker_rootless,
             },
         )
     }
@@ -308,5 +331,23 @@ mod tests {
         assert_eq!(root_podman.user_args(0, 0), ["--user", "0:0"]);
         let rootless = Engine::new(EngineKind::Podman, "podman", true);
         assert_eq!(rootless.user_args(1000, 1000), ["--userns=keep-id"]);
+        let rootless_docker = Engine::new(EngineKind::Docker, "docker", true);
+        assert_eq!(rootless_docker.user_args(1000, 1000), ["--user", "0:0"]);
+    }
+
+    #[test]
+    fn rootless_docker_is_asked_only_when_not_root() {
+        let e = detect_rootless(None, None, &["docker"], 1000, true)
+            .unwrap()
+            .unwrap();
+        assert!(e.is_rootless());
+        let e = detect_rootless(None, None, &["docker"], 1000, false)
+            .unwrap()
+            .unwrap();
+        assert!(!e.is_rootless());
+        let e = detect_rootless(None, None, &["docker"], 0, true)
+            .unwrap()
+            .unwrap();
+        assert!(!e.is_rootless());
     }
 }
