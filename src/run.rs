@@ -8,6 +8,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::report::Reporter;
 
@@ -23,6 +24,28 @@ pub struct Cmd {
     env_remove: Vec<OsString>,
     dir: Option<PathBuf>,
     log: Option<PathBuf>,
+    track: Option<ChildPids>,
+}
+
+/// The process ids of a command while it runs, shared with a signal handler that must stop it
+/// (see `container::interrupt`). Empty before the child starts and after it exits.
+#[derive(Clone, Debug, Default)]
+pub struct ChildPids(Arc<Mutex<Vec<u32>>>);
+
+impl ChildPids {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self) -> Vec<u32> {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, pids: Vec<u32>) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = pids;
+        }
+    }
 }
 
 /// A command that failed: what ran, how it ended, and what it said last.
@@ -65,6 +88,7 @@ impl Cmd {
             env_remove: Vec::new(),
             dir: None,
             log: None,
+            track: None,
         }
     }
 
@@ -102,6 +126,12 @@ impl Cmd {
     /// Append the command's stdout and stderr to this log file instead of inheriting them.
     pub fn log(mut self, path: impl AsRef<Path>) -> Self {
         self.log = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Publish the child's process ids in `pids` while `run`/`run_lines` waits for it.
+    pub fn track(mut self, pids: &ChildPids) -> Self {
+        self.track = Some(pids.clone());
         self
     }
 
@@ -191,6 +221,9 @@ impl Cmd {
             .stderr_to_stdout()
             .reader()
             .map_err(|e| self.start_error(e))?;
+        if let Some(track) = &self.track {
+            track.set(reader.pids());
+        }
         let mut tail = std::collections::VecDeque::with_capacity(TAIL_LINES);
         let mut lines = BufReader::new(&reader);
         let mut buf = Vec::new();
@@ -217,8 +250,11 @@ impl Cmd {
             tail.push_back(line.to_string());
         }
         drop(lines);
-        let output = reader
-            .try_wait()
+        let output = reader.try_wait();
+        if let Some(track) = &self.track {
+            track.set(Vec::new());
+        }
+        let output = output
             .map_err(|e| self.start_error(e))?
             .expect("reader reached EOF, so the child has exited")
             .clone();

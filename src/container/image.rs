@@ -1,0 +1,346 @@
+//! The CentOS 7 builder image: `proxy-rpm image`. The default tag carries a hash of the
+//! Dockerfile (and of the build arguments that change the image), so an edited Dockerfile gets
+//! a new image and an unchanged one is reused without running the engine's build at all.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sha2::{Digest, Sha256};
+
+use super::args::PASS_ENV;
+use super::{Engine, EngineChoice};
+use crate::error::IoContext;
+use crate::run::Cmd;
+use crate::{Error, Reporter, Result};
+
+/// The Dockerfile of this repository, built in so that an installed binary can build it.
+pub const BUILTIN_DOCKERFILE: &str = include_str!("../../containers/centos7/Dockerfile");
+
+/// The repository part of our image tags.
+pub const IMAGE_REPOSITORY: &str = "proxy-rpm-builder";
+/// The label recording which Dockerfile (and arguments) an image was built from.
+pub const HASH_LABEL: &str = "io.proxy-rpm.dockerfile-sha256";
+
+/// Where the built-in Dockerfile is written for a build; shown as is in plans.
+const BUILTIN_PLACEHOLDER: &str = "$TMPDIR/proxy-rpm-image";
+
+#[derive(clap::Args, Debug)]
+pub struct ImageArgs {
+    /// Container engine (default: $PROXY_RPM_ENGINE, else docker if installed, else podman).
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineChoice>,
+    /// Image tag (default: proxy-rpm-builder:centos7-<hash of the Dockerfile>).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Build this Dockerfile instead of the built-in CentOS 7 one.
+    #[arg(long)]
+    pub dockerfile: Option<PathBuf>,
+    /// Build context (default: the Dockerfile's directory).
+    #[arg(long, requires = "dockerfile")]
+    pub context: Option<PathBuf>,
+    /// A build argument, e.g. BASE_IMAGE=centos@sha256:… or a download mirror (repeatable).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_args: Vec<(String, String)>,
+    /// Append the engine's output to this file instead of printing it.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+}
+
+impl ImageArgs {
+    pub fn run(self, reporter: &Reporter) -> Result<ExitCode> {
+        let options = ImageOptions {
+            engine: Engine::detect(self.engine)?,
+            tag: self.tag,
+            dockerfile: self.dockerfile,
+            context: self.context,
+            build_args: self.build_args,
+            log: self.log,
+        };
+        let image = build_image(&options, reporter)?;
+        println!("{}", image.tag);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn parse_build_arg(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}`: expected KEY=VALUE")),
+    }
+}
+
+/// What to build and how; [`build_image`] takes it.
+#[derive(Clone, Debug)]
+pub struct ImageOptions {
+    pub engine: Engine,
+    /// Default: `proxy-rpm-builder:<dir>-<12 hex of the hash>` (`<dir>` is `centos7` for ours).
+    pub tag: Option<String>,
+    /// Default: the built-in `containers/centos7/Dockerfile`.
+    pub dockerfile: Option<PathBuf>,
+    /// Default: the Dockerfile's directory (an empty one for the built-in Dockerfile).
+    pub context: Option<PathBuf>,
+    pub build_args: Vec<(String, String)>,
+    /// Append the engine's output here (else it goes to stderr).
+    pub log: Option<PathBuf>,
+}
+
+impl ImageOptions {
+    pub fn new(engine: Engine) -> ImageOptions {
+        ImageOptions {
+            engine,
+            tag: None,
+            dockerfile: None,
+            context: None,
+            build_args: Vec::new(),
+            log: None,
+        }
+    }
+}
+
+/// The image a build runs in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub tag: String,
+    /// sha256 of the Dockerfile and the build arguments that shape the image.
+    pub hash: String,
+    /// False when an image built from the same Dockerfile was reused.
+    pub built: bool,
+}
+
+/// What `build_image` would do: the tag, and the build command it runs when no image with
+/// that hash exists (the built-in Dockerfile's directory shows as `$TMPDIR/proxy-rpm-image`).
+#[derive(Clone, Debug)]
+pub struct ImagePlan {
+    pub tag: String,
+    pub hash: String,
+    pub build: Cmd,
+}
+
+/// The plan for `options`, reading the Dockerfile but running and writing nothing.
+pub fn image_plan(options: &ImageOptions) -> Result<ImagePlan> {
+    let source = Source::of(options)?;
+    let placeholder = Path::new(BUILTIN_PLACEHOLDER);
+    let (dockerfile, context) = source.paths(options, placeholder);
+    let hash = hash(&source.text, &options.build_args);
+    let tag = options
+        .tag
+        .clone()
+        .unwrap_or_else(|| default_tag(&source.name, &hash));
+    let build = build_cmd(options, &tag, &hash, &dockerfile, &context);
+    Ok(ImagePlan { tag, hash, build })
+}
+
+/// Build the builder image unless an image of the same hash exists under the tag.
+pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageRef> {
+    let plan = image_plan(options)?;
+    let found = options
+        .engine
+        .image_inspect(
+            &plan.tag,
+            &format!("{{{{ index .Config.Labels \"{HASH_LABEL}\" }}}}"),
+        )
+        .read(reporter);
+    if let Ok(label) = found
+        && label.trim() == plan.hash
+    {
+        reporter.info(format!("reusing image {} (Dockerfile unchanged)", plan.tag));
+        return Ok(ImageRef {
+            tag: plan.tag,
+            hash: plan.hash,
+            built: false,
+        });
+    }
+    let source = Source::of(options)?;
+    // The built-in Dockerfile needs no context: an empty directory of our own.
+    let scratch = match &options.dockerfile {
+        Some(_) => None,
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("proxy-rpm-image")
+                .tempdir()
+                .at(std::env::temp_dir())?;
+            let path = dir.path().join("Dockerfile");
+            std::fs::write(&path, &source.text).at(&path)?;
+            Some(dir)
+        }
+    };
+    let (dockerfile, context) = source.paths(
+        options,
+        scratch.as_ref().map_or(Path::new("."), |d| d.path()),
+    );
+    let cmd = build_cmd(options, &plan.tag, &plan.hash, &dockerfile, &context);
+    // With a log, a progress line shows the engine's current step; without one the engine's
+    // own output is the progress, and a spinner would only garble it.
+    let Some(log) = &options.log else {
+        reporter.info(format!("building image {}", plan.tag));
+        cmd.run(reporter)?;
+        return Ok(ImageRef {
+            tag: plan.tag,
+            hash: plan.hash,
+            built: true,
+        });
+    };
+    let step = reporter.step(&format!("image {}", plan.tag));
+    let result = cmd.log(log).run_lines(reporter, |line| {
+        if line.starts_with("STEP ") || line.starts_with("Step ") || line.starts_with('#') {
+            step.message(line.chars().take(70).collect::<String>());
+        }
+    });
+    step.finish(if result.is_ok() { "built" } else { "failed" });
+    result?;
+    Ok(ImageRef {
+        tag: plan.tag,
+        hash: plan.hash,
+        built: true,
+    })
+}
+
+/// The Dockerfile's text and the name that goes into the default tag.
+struct Source {
+    text: String,
+    name: String,
+}
+
+impl Source {
+    fn of(options: &ImageOptions) -> Result<Source> {
+        match &options.dockerfile {
+            None => Ok(Source {
+                text: BUILTIN_DOCKERFILE.to_string(),
+                name: "centos7".to_string(),
+            }),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).at(path)?;
+                let dir = std::fs::canonicalize(path)
+                    .at(path)?
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Ok(Source {
+                    text,
+                    name: tag_word(&dir),
+                })
+            }
+        }
+    }
+
+    /// The Dockerfile and context paths; `scratch` is the built-in Dockerfile's directory.
+    fn paths(&self, options: &ImageOptions, scratch: &Path) -> (PathBuf, PathBuf) {
+        match &options.dockerfile {
+            None => (scratch.join("Dockerfile"), scratch.to_path_buf()),
+            Some(file) => {
+                let context = options
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| match file.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    });
+                (file.clone(), context)
+            }
+        }
+    }
+}
+
+fn build_cmd(options: &ImageOptions, tag: &str, hash: &str, file: &Path, context: &Path) -> Cmd {
+    let mut cmd = options
+        .engine
+        .cmd()
+        .arg("build")
+        .arg("-f")
+        .arg(file)
+        .args(["-t", tag])
+        .arg("--label")
+        .arg(format!("{HASH_LABEL}={hash}"));
+    for (k, v) in &options.build_args {
+        cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
+    }
+    // Proxies go in by name (the engine copies the value), unless given explicitly.
+    for name in PASS_ENV.iter().filter(|n| std::env::var_os(n).is_some()) {
+        if !options.build_args.iter().any(|(k, _)| k == name) {
+            cmd = cmd.args(["--build-arg", name]);
+        }
+    }
+    cmd.arg(context)
+}
+
+/// sha256 over the Dockerfile and the build arguments that change the image. Proxy arguments
+/// are left out: they change how files are fetched, not what the image holds.
+pub fn hash(dockerfile: &str, build_args: &[(String, String)]) -> String {
+    let mut args: Vec<&(String, String)> = build_args
+        .iter()
+        .filter(|(k, _)| !PASS_ENV.contains(&k.as_str()))
+        .collect();
+    args.sort();
+    let mut h = Sha256::new();
+    h.update(dockerfile.as_bytes());
+    for (k, v) in args {
+        h.update(b"\0");
+        h.update(k.as_bytes());
+        h.update(b"=");
+        h.update(v.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// `proxy-rpm-builder:<name>-<first 12 hex digits>`.
+pub fn default_tag(name: &str, hash: &str) -> String {
+    let name = if name.is_empty() { "custom" } else { name };
+    format!("{IMAGE_REPOSITORY}:{name}-{}", &hash[..12])
+}
+
+/// A directory name made fit for a tag: lower case letters, digits, `.`, `_`, `-`.
+fn tag_word(s: &str) -> String {
+    let w: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let w = w.trim_start_matches(['.', '-']);
+    w.chars().take(40).collect()
+}
+
+/// An error for a missing image, saying how to make it.
+pub fn missing_image(tag: &str) -> Error {
+    Error::input(format!(
+        "no image {tag}: run `proxy-rpm image` first (or pass --image)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::EngineKind;
+
+    #[test]
+    fn tag_follows_the_dockerfile_and_shaping_args_only() {
+        let a = hash("FROM x\n", &[]);
+        assert_eq!(a, hash("FROM x\n", &[]));
+        assert_ne!(a, hash("FROM y\n", &[]));
+        let base = vec![("BASE_IMAGE".to_string(), "centos@sha256:1".to_string())];
+        assert_ne!(a, hash("FROM x\n", &base));
+        let proxy = vec![("HTTP_PROXY".to_string(), "http://p:3128".to_string())];
+        assert_eq!(a, hash("FROM x\n", &proxy));
+        let tag = default_tag("centos7", &a);
+        assert_eq!(tag, format!("proxy-rpm-builder:centos7-{}", &a[..12]));
+        assert_eq!(tag_word("My Image!"), "my-image-");
+    }
+
+    #[test]
+    fn builtin_plan_builds_the_embedded_dockerfile() {
+        let options = ImageOptions::new(Engine::new(EngineKind::Podman, "podman", false));
+        let plan = image_plan(&options).unwrap();
+        assert!(plan.tag.starts_with("proxy-rpm-builder:centos7-"));
+        let shown = plan.build.display();
+        assert!(shown.starts_with("podman build -f '$TMPDIR/proxy-rpm-image/Dockerfile'"));
+        let label = format!("{HASH_LABEL}={}", plan.hash);
+        assert!(plan.build.arguments().iter().any(|a| *a == *label));
+        assert!(BUILTIN_DOCKERFILE.contains("FROM ${BASE_IMAGE}"));
+    }
+}
