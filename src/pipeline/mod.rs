@@ -1,6 +1,14 @@
-//! The whole job as one resumable pipeline.
+//! The whole job as one resumable pipeline: `proxy-rpm build VERSION`.
+
+mod lock;
+mod stage;
+mod state;
 
 use std::process::ExitCode;
+
+pub use lock::WorkdirLock;
+pub use stage::Stage;
+pub use state::{StageRecord, State};
 
 use crate::{Error, Reporter, Result};
 
