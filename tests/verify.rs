@@ -291,6 +291,13 @@ fn an_rsa_signature_verifies_with_its_key_and_fails_with_another() {
         "{reason}"
     );
 
+    // A key file that is not a key is the user's mistake, not the package's.
+    let junk = s.path("junk.asc");
+    std::fs::write(&junk, "not a key").unwrap();
+    let (code, out, err) = verify(&[&rpm, &OsStr::new("--key"), &junk]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("--key") && err.contains("junk.asc"), "{err}");
+
     // Without --key a signature EL7 can check is not a finding.
     let (code, out, _) = verify(&[&rpm]);
     assert_eq!(code, 0, "{out}");
@@ -340,14 +347,22 @@ fn a_subkey_signature_is_unverifiable_on_el7() {
 }
 
 #[test]
-fn a_key_file_that_is_not_a_key_is_an_input_error() {
+fn a_dsa_signature_fails_rather_than_passing_unchecked() {
     let s = Scratch::new();
-    let rpm = s.rpmbuild(&Spec::new("badkey"));
-    let key = s.path("key.asc");
-    std::fs::write(&key, "not a key").unwrap();
+    let gpg = Gpg::new();
+    let signer = gpg.key("Dsa <dsa@example.com>", "dsa2048");
+    let rpm = s.rpmbuild(&Spec::new("dsasigned"));
+    gpg.rpmsign(&rpm, &signer);
+    let key = gpg.export(&signer, &s.path("dsa.asc"));
+
     let (code, out, err) = verify(&[&rpm, &OsStr::new("--key"), &key]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("--key") && err.contains("key.asc"), "{err}");
+    let reason = assert_status(&out, "signature", "FAIL");
+    assert!(reason.contains("DSA") && reason.contains("cannot check"), "{reason}");
+    // EL7 can verify DSA, so without --key it is no finding.
+    let (code, out, _) = verify(&[&rpm]);
+    assert_eq!(code, 0, "{out}");
+    assert!(status_of(&out, "signature").is_none(), "{out}");
 }
 
 #[test]
