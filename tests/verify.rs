@@ -358,7 +358,10 @@ fn a_dsa_signature_fails_rather_than_passing_unchecked() {
     let (code, out, err) = verify(&[&rpm, &OsStr::new("--key"), &key]);
     assert_eq!(code, 1, "{out}{err}");
     let reason = assert_status(&out, "signature", "FAIL");
-    assert!(reason.contains("DSA") && reason.contains("cannot check"), "{reason}");
+    assert!(
+        reason.contains("DSA") && reason.contains("cannot check"),
+        "{reason}"
+    );
     // EL7 can verify DSA, so without --key it is no finding.
     let (code, out, _) = verify(&[&rpm]);
     assert_eq!(code, 0, "{out}");

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub use el7::{COMPRESSORS, RPMLIB_PROVIDES, compare_evr, rpmvercmp};
-pub use inspect::{Inspection, inspect_file};
+pub use inspect::{Inspection, Scriptlet, dump_line, inspect_file};
+pub use read::HeaderFile;
 pub use report::{Check, Document, FileResult, JSON_SCHEMA, Report, Status};
-pub use signature::SigPacket;
 
 use crate::{Error, Reporter, Result};
 
