@@ -237,3 +237,23 @@ fn release_and_dist_overrides_name_the_file() {
         "istio-proxy-1.6.14-3.el7_9.x86_64.rpm"
     );
 }
+
+#[test]
+fn our_package_passes_proxy_rpm_verify() {
+    let fx = Fixture::new();
+    for compression in ["xz", "gzip"] {
+        let rpm = fx.package(&["--compression", compression]);
+        let out = Command::new(support::bin())
+            .arg("verify")
+            .arg(&rpm)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{compression}: {text}");
+        assert!(!text.contains("FAIL") && !text.contains("WARN"), "{text}");
+        for check in ["md5", "sha1", "sha256", "files", "el7-rpmlib", "elf"] {
+            assert!(text.contains(&format!("PASS  {check}")), "{check} in {text}");
+        }
+        std::fs::remove_file(&rpm).unwrap();
+    }
+}

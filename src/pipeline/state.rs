@@ -98,7 +98,7 @@ mod tests {
         assert!(loaded.done(Stage::Compile, "other").is_none());
         loaded.forget_from(Stage::Compile);
         assert!(loaded.done(Stage::Prepare, "h-prepare").is_some());
-        assert!(loaded.stages.get("compile").is_none() && loaded.stages.get("verify").is_none());
+        assert!(!loaded.stages.contains_key("compile") && !loaded.stages.contains_key("verify"));
     }
 
     #[test]
