@@ -1,5 +1,7 @@
 //! The istio/proxy source tree and Istio's packaging files.
 
+pub mod git;
+
 use std::process::ExitCode;
 
 use crate::{Error, Reporter, Result};
