@@ -30,7 +30,8 @@ pub struct ResolveArgs {
 /// How to find a release's pin; shared by `resolve`, `prepare` and `build`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ResolveFlags {
-    /// Istio repository whose istio.deps (at the release tag) must confirm the pin.
+    /// Istio repository: istio.deps at the release tag must confirm the pin (and `prepare`
+    /// reads Istio's packaging files there).
     #[arg(long, value_name = "URL", default_value = DEFAULT_ISTIO_REPO)]
     pub istio_repo: String,
     /// Build this istio/proxy commit instead of the release's pin (full 40-digit hash).

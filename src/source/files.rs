@@ -114,7 +114,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<bool> {
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e.error,
