@@ -267,6 +267,16 @@ impl Cmd {
 
     /// Run and return stdout (trimmed of the final newline). Stderr is kept for the error.
     pub fn read(&self, reporter: &Reporter) -> Result<String, CommandError> {
+        let stdout = self.read_bytes(reporter)?;
+        let mut s = String::from_utf8_lossy(&stdout).into_owned();
+        if s.ends_with('\n') {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    /// Run and return stdout byte for byte (for file contents, e.g. `git cat-file blob`).
+    pub fn read_bytes(&self, reporter: &Reporter) -> Result<Vec<u8>, CommandError> {
         reporter.verbose(format!("+ {}", self.display()));
         let output = self
             .expression()
@@ -281,11 +291,7 @@ impl Cmd {
             let _ = log.write_all(&output.stderr);
         }
         if output.status.success() {
-            let mut s = String::from_utf8_lossy(&output.stdout).into_owned();
-            if s.ends_with('\n') {
-                s.pop();
-            }
-            Ok(s)
+            Ok(output.stdout)
         } else {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let lines: Vec<&str> = stderr.lines().collect();

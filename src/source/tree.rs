@@ -1,0 +1,169 @@
+//! istio/proxy at exactly the pinned commit: one shallow fetch of that commit (never a clone),
+//! made in a scratch directory and renamed into place, so a failed fetch leaves nothing behind.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::IoContext;
+use crate::{Error, Reporter, Result};
+
+use super::git::{Network, git};
+
+/// What `ensure` did to the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeAction {
+    /// Fetched afresh (shallow, one commit).
+    Fetched,
+    /// Already at the pin and clean: nothing done.
+    InPlace,
+    /// At the pin with local changes, discarded because of `--force`.
+    Reset,
+}
+
+/// What is at the tree's path now.
+enum State {
+    Missing,
+    NotGit,
+    Clean,
+    Dirty(Vec<String>),
+    Elsewhere(String),
+}
+
+fn inspect(tree: &Path, pin: &str, r: &Reporter) -> Result<State> {
+    if !tree.exists() {
+        return Ok(State::Missing);
+    }
+    // Check for the tree's own `.git`: `git -C` would otherwise find an enclosing repository.
+    if !tree.join(".git").exists() {
+        return Ok(State::NotGit);
+    }
+    let head = git(tree)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .read(r)
+        .unwrap_or_else(|_| "no commit".to_string());
+    if head != pin {
+        return Ok(State::Elsewhere(head));
+    }
+    let status = git(tree)
+        .args([
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=normal",
+        ])
+        .read(r)?;
+    let changes: Vec<String> = status.lines().map(|l| l.trim().to_string()).collect();
+    Ok(if changes.is_empty() {
+        State::Clean
+    } else {
+        State::Dirty(changes)
+    })
+}
+
+/// Make `tree` a checkout of `url` at `pin`, or say why not.
+pub fn ensure(
+    tree: &Path,
+    url: &str,
+    pin: &str,
+    force: bool,
+    net: &Network,
+    log: &Path,
+    r: &Reporter,
+) -> Result<TreeAction> {
+    let refuse = |what: String, fix: &str| {
+        Error::failed(format!("{} {what}; pass --force to {fix}", tree.display()))
+    };
+    match inspect(tree, pin, r)? {
+        State::Clean => return Ok(TreeAction::InPlace),
+        State::Dirty(changes) if force => {
+            r.warn(format!(
+                "discarding {} local change(s) in {} (--force)",
+                changes.len(),
+                tree.display()
+            ));
+            git(tree)
+                .args(["reset", "-q", "--hard", pin])
+                .log(log)
+                .run(r)?;
+            git(tree).args(["clean", "-q", "-ffd"]).log(log).run(r)?;
+            return Ok(TreeAction::Reset);
+        }
+        State::Dirty(changes) => {
+            let shown: Vec<&str> = changes.iter().take(5).map(String::as_str).collect();
+            let more = changes.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            return Err(refuse(
+                format!("has local changes ({}{more})", shown.join(", ")),
+                "discard them",
+            ));
+        }
+        State::Elsewhere(head) if !force => {
+            return Err(refuse(
+                format!("is at {head}, not at the pin {pin}"),
+                "replace it",
+            ));
+        }
+        State::NotGit if !force => {
+            return Err(refuse(
+                "exists but is not a git checkout".to_string(),
+                "replace it",
+            ));
+        }
+        State::Elsewhere(_) | State::NotGit => {
+            r.warn(format!("replacing {} (--force)", tree.display()));
+            remove(tree)?;
+        }
+        State::Missing => {}
+    }
+    fetch(tree, url, pin, net, log, r)?;
+    Ok(TreeAction::Fetched)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    if path.is_dir() && !path.is_symlink() {
+        fs::remove_dir_all(path).at(path)
+    } else {
+        fs::remove_file(path).at(path)
+    }
+}
+
+/// `git init` + `git fetch --depth 1 URL PIN` + detached checkout, in a scratch directory
+/// beside `tree`, then renamed to `tree`.
+fn fetch(tree: &Path, url: &str, pin: &str, net: &Network, log: &Path, r: &Reporter) -> Result<()> {
+    let parent = tree.parent().expect("the tree path has a parent");
+    fs::create_dir_all(parent).at(parent)?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".istio-proxy-")
+        .tempdir_in(parent)
+        .at(parent)?;
+    let dir = scratch.path();
+    git(dir).args(["init", "-q"]).log(log).run(r)?;
+    git(dir)
+        .args(["remote", "add", "origin", url])
+        .log(log)
+        .run(r)?;
+    net.retry(&format!("istio/proxy commit {pin}"), url, r, || {
+        git(dir)
+            .args(["fetch", "--depth", "1", "--no-tags", "origin", pin])
+            .log(log)
+            .run(r)
+    })?;
+    git(dir)
+        .args(["checkout", "-q", "--detach", "FETCH_HEAD"])
+        .log(log)
+        .run(r)?;
+    let head = git(dir).args(["rev-parse", "--verify", "HEAD"]).read(r)?;
+    if head != pin {
+        return Err(Error::failed(format!(
+            "fetching {pin} from {url} checked out {head} instead"
+        )));
+    }
+    let dir = scratch.keep();
+    fs::rename(&dir, tree).at(tree).inspect_err(|_| {
+        let _ = fs::remove_dir_all(&dir);
+    })
+}
