@@ -252,7 +252,10 @@ fn our_package_passes_proxy_rpm_verify() {
         assert!(out.status.success(), "{compression}: {text}");
         assert!(!text.contains("FAIL") && !text.contains("WARN"), "{text}");
         for check in ["md5", "sha1", "sha256", "files", "el7-rpmlib", "elf"] {
-            assert!(text.contains(&format!("PASS  {check}")), "{check} in {text}");
+            assert!(
+                text.contains(&format!("PASS  {check}")),
+                "{check} in {text}"
+            );
         }
         std::fs::remove_file(&rpm).unwrap();
     }

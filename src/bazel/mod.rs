@@ -34,12 +34,22 @@ pub struct CompileArgs {
     /// Builder image (default: the built-in CentOS 7 image, built if missing).
     #[arg(long)]
     pub image: Option<String>,
-    /// Bazel output base and repository cache, kept between runs.
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
     /// Extra Bazel rc file (repeatable; default: WORKDIR/bazel/*.bazelrc from `prepare`).
     #[arg(long = "bazelrc", value_name = "PATH")]
     pub bazelrc: Vec<PathBuf>,
+    #[command(flatten)]
+    pub flags: BazelFlags,
+    /// Print the command instead of running it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Bazel settings shared by `compile` and `build`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BazelFlags {
+    /// Bazel output base and repository cache, kept between runs.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Bazel's --jobs.
     #[arg(long)]
     pub jobs: Option<u32>,
@@ -64,9 +74,25 @@ pub struct CompileArgs {
     /// The Bazel program (bazelisk in the image).
     #[arg(long, default_value = "bazel")]
     pub bazel: String,
-    /// Print the command instead of running it.
-    #[arg(long)]
-    pub dry_run: bool,
+}
+
+impl BazelFlags {
+    /// Put these settings into compile options (the cache dir defaults to ~/.cache/proxy-rpm).
+    pub fn apply(&self, options: &mut CompileOptions) -> Result<()> {
+        options.cache_dir = match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => default_cache_dir()?,
+        };
+        options.jobs = self.jobs;
+        options.bazel_args = self.bazel_args.clone();
+        options.distdir = self.distdir.clone();
+        options.remote_cache = self.remote_cache.clone();
+        options.remote_executor = self.remote_executor.clone();
+        options.cc = self.cc.clone();
+        options.cxx = self.cxx.clone();
+        options.bazel = self.bazel.clone();
+        Ok(())
+    }
 }
 
 impl CompileArgs {
@@ -96,24 +122,9 @@ impl CompileArgs {
         } else {
             self.bazelrc
         };
-        let options = CompileOptions {
-            cache_dir: match self.cache_dir {
-                Some(dir) => dir,
-                None => default_cache_dir()?,
-            },
-            workdir,
-            engine,
-            image,
-            bazelrc,
-            jobs: self.jobs,
-            bazel_args: self.bazel_args,
-            distdir: self.distdir,
-            remote_cache: self.remote_cache,
-            remote_executor: self.remote_executor,
-            cc: self.cc,
-            cxx: self.cxx,
-            bazel: self.bazel,
-        };
+        let mut options = CompileOptions::new(workdir, engine, &image)?;
+        options.bazelrc = bazelrc;
+        self.flags.apply(&mut options)?;
         if self.dry_run {
             for cmd in plan(&options)? {
                 println!("{}", cmd.display());

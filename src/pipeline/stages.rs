@@ -1,0 +1,407 @@
+//! Running the stages: each one is skipped when the state says it finished with the same
+//! inputs (and what it produced is still there), else run, logged and recorded.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::{Build, Stage, StageRecord, State, WorkdirLock};
+use crate::error::{Error, IoContext, Result};
+use crate::release::{self, Pin, PinSource};
+use crate::report::Reporter;
+use crate::verify::{self, VerifyOptions};
+use crate::{container, package, source};
+
+/// How a stage went in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ran,
+    /// Finished in an earlier run with the same inputs.
+    Skipped,
+    /// Not part of this build (`--envoy-binary`, `--engine none`, `--image`).
+    NotNeeded,
+}
+
+/// What the pipeline leaves: the RPM and how each stage went.
+pub struct Finished {
+    pub rpm: PathBuf,
+    pub records: BTreeMap<Stage, StageRecord>,
+    pub outcomes: Vec<(Stage, Outcome, Duration)>,
+    pub total: Duration,
+}
+
+/// SHA-256 over strings, separated so that ("ab","c") and ("a","bc") differ.
+pub fn digest<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_ref().as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// SHA-256 of a file's contents, streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = File::open(path).at(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut file, &mut h).at(path)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+struct Runner<'a> {
+    build: &'a Build,
+    reporter: &'a Reporter,
+    state: State,
+    records: BTreeMap<Stage, StageRecord>,
+    outcomes: Vec<(Stage, Outcome, Duration)>,
+}
+
+impl Runner<'_> {
+    /// Skip `stage` if done with `inputs` and `still_valid` holds for its record; else run
+    /// `work`, log its outputs and save the state.
+    fn stage(
+        &mut self,
+        stage: Stage,
+        inputs: String,
+        still_valid: impl Fn(&StageRecord) -> bool,
+        work: impl FnOnce(&Reporter) -> Result<BTreeMap<String, String>>,
+    ) -> Result<StageRecord> {
+        if let Some(record) = self.state.done(stage, &inputs).filter(|r| still_valid(r)) {
+            let record = record.clone();
+            self.reporter.info(format!(
+                "==> {}: done in an earlier run, inputs unchanged",
+                stage.name()
+            ));
+            self.outcomes
+                .push((stage, Outcome::Skipped, Duration::ZERO));
+            self.records.insert(stage, record.clone());
+            return Ok(record);
+        }
+        // A stage that runs again invalidates everything after it.
+        self.state.forget_from(stage);
+        self.state.save(&self.build.workdir)?;
+        let started = Instant::now();
+        let outputs = work(self.reporter).map_err(|e| stage_error(stage, self.build, e))?;
+        let record = StageRecord {
+            inputs,
+            outputs,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        append_log(&self.build.log(stage), &record)?;
+        self.state.record(stage, record.clone());
+        self.state.save(&self.build.workdir)?;
+        self.outcomes.push((stage, Outcome::Ran, started.elapsed()));
+        self.records.insert(stage, record.clone());
+        Ok(record)
+    }
+
+    fn not_needed(&mut self, stage: Stage, why: &str) {
+        self.reporter
+            .info(format!("==> {}: not needed ({why})", stage.name()));
+        self.outcomes
+            .push((stage, Outcome::NotNeeded, Duration::ZERO));
+    }
+}
+
+/// Every error says which stage failed and where its log is.
+fn stage_error(stage: Stage, build: &Build, e: Error) -> Error {
+    Error::failed(format!(
+        "{} stage failed: {e}\n  stage log: {}\n  rerun `proxy-rpm build {}` to resume here",
+        stage.name(),
+        build.log(stage).display(),
+        build.version
+    ))
+}
+
+fn append_log(path: &Path, record: &StageRecord) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .at(path)?;
+    for (key, value) in &record.outputs {
+        writeln!(log, "{key}: {value}").at(path)?;
+    }
+    writeln!(log, "finished in {:.1}s", record.seconds).at(path)
+}
+
+fn outputs<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn out<'r>(record: &'r StageRecord, key: &str) -> &'r str {
+    record.outputs.get(key).map(String::as_str).unwrap_or("")
+}
+
+fn file_matches(record: &StageRecord, path_key: &str, sha_key: &str) -> bool {
+    let path = Path::new(out(record, path_key));
+    path.is_file() && file_sha256(path).is_ok_and(|sha| sha == out(record, sha_key))
+}
+
+/// Run the pipeline in `build.workdir`, holding its lock throughout.
+pub fn run(build: &Build, reporter: &Reporter) -> Result<Finished> {
+    let started = Instant::now();
+    let _lock = WorkdirLock::acquire(&build.workdir)?;
+    let mut state = State::load(&build.workdir)?;
+    if let Some(from) = build.from {
+        state.forget_from(from);
+        state.save(&build.workdir)?;
+    }
+    let mut runner = Runner {
+        build,
+        reporter,
+        state,
+        records: BTreeMap::new(),
+        outcomes: Vec::new(),
+    };
+
+    let pin = resolve_stage(&mut runner)?;
+    let image = image_stage(&mut runner)?;
+    prepare_stage(&mut runner, &pin)?;
+    let envoy = compile_stage(&mut runner, &pin, image)?;
+    let rpm = package_stage(&mut runner, &envoy)?;
+    verify_stage(&mut runner, &rpm)?;
+    let rpm = copy_out(build, &rpm)?;
+    Ok(Finished {
+        rpm,
+        records: runner.records,
+        outcomes: runner.outcomes,
+        total: started.elapsed(),
+    })
+}
+
+fn resolve_stage(runner: &mut Runner) -> Result<Pin> {
+    let build = runner.build;
+    let opts = &build.resolve;
+    let inputs = digest(&[
+        opts.version.to_string(),
+        opts.istio_repo.clone(),
+        opts.proxy_sha.clone().unwrap_or_default(),
+        opts.offline.to_string(),
+        opts.net.mirror.clone().unwrap_or_default(),
+    ]);
+    let record = runner.stage(
+        Stage::Resolve,
+        inputs,
+        |_| true,
+        |r| {
+            let pin = release::resolve(opts, r)?;
+            let repo = match &pin.source {
+                PinSource::Verified { istio_repo } => istio_repo.clone(),
+                _ => String::new(),
+            };
+            Ok(outputs([
+                ("proxy_sha", pin.proxy_sha.clone()),
+                ("source", pin.source.name().to_string()),
+                ("istio_repo", repo),
+            ]))
+        },
+    )?;
+    let source = match out(&record, "source") {
+        "verified" => PinSource::Verified {
+            istio_repo: out(&record, "istio_repo").to_string(),
+        },
+        "override" => PinSource::Override,
+        _ => PinSource::BuiltIn,
+    };
+    Ok(Pin {
+        version: opts.version,
+        proxy_sha: out(&record, "proxy_sha").to_string(),
+        source,
+    })
+}
+
+/// The builder image's tag (`None` when Bazel runs on the host or no compile is needed).
+fn image_stage(runner: &mut Runner) -> Result<Option<String>> {
+    let build = runner.build;
+    if !build.compiles() {
+        runner.not_needed(Stage::Image, "--envoy-binary");
+        return Ok(None);
+    }
+    if let Some(image) = &build.image {
+        runner.not_needed(Stage::Image, "--image given");
+        return Ok(Some(image.clone()));
+    }
+    let Some(options) = build.image_options() else {
+        runner.not_needed(Stage::Image, "--engine none: Bazel runs on this host");
+        return Ok(None);
+    };
+    let plan = container::image_plan(&options)?;
+    let inputs = digest(&[
+        plan.hash.clone(),
+        options.engine.program().display().to_string(),
+    ]);
+    let engine = options.engine.clone();
+    let exists = |record: &StageRecord| {
+        engine
+            .image_inspect(out(record, "tag"), "{{.Id}}")
+            .read(&Reporter::silent())
+            .is_ok()
+    };
+    let record = runner.stage(Stage::Image, inputs, exists, |r| {
+        let image = container::build_image(&options, r)?;
+        Ok(outputs([("tag", image.tag)]))
+    })?;
+    Ok(Some(out(&record, "tag").to_string()))
+}
+
+fn prepare_stage(runner: &mut Runner, pin: &Pin) -> Result<()> {
+    let build = runner.build;
+    let opts = &build.prepare;
+    let inputs = digest(&[
+        pin.version.to_string(),
+        pin.proxy_sha.clone(),
+        opts.proxy_repo.clone(),
+        opts.istio_repo.clone(),
+        opts.net.mirror.clone().unwrap_or_default(),
+    ]);
+    let intact = |record: &StageRecord| {
+        ["tree", "sidecar_env", "bootstrap", "bazelrc"]
+            .iter()
+            .all(|k| Path::new(out(record, k)).exists())
+    };
+    runner.stage(Stage::Prepare, inputs, intact, |r| {
+        let mut opts = opts.clone();
+        opts.log = Some(build.log(Stage::Prepare));
+        let prepared = source::prepare(&opts, pin, r)?;
+        Ok(outputs([
+            ("tree", prepared.tree.display().to_string()),
+            ("sidecar_env", prepared.sidecar_env.display().to_string()),
+            ("bootstrap", prepared.envoy_bootstrap.display().to_string()),
+            ("bazelrc", prepared.bazelrc.display().to_string()),
+        ]))
+    })?;
+    Ok(())
+}
+
+/// The Envoy to package: compiled here, or `--envoy-binary`.
+fn compile_stage(runner: &mut Runner, pin: &Pin, image: Option<String>) -> Result<PathBuf> {
+    let build = runner.build;
+    if let Some(envoy) = &build.envoy_binary {
+        runner.not_needed(Stage::Compile, "--envoy-binary");
+        return Ok(envoy.clone());
+    }
+    let mut opts = build.compile.clone();
+    opts.image = image.unwrap_or_default();
+    let mut parts = vec![
+        pin.proxy_sha.clone(),
+        opts.image.clone(),
+        opts.cc.clone(),
+        opts.cxx.clone(),
+        opts.bazel.clone(),
+    ];
+    parts.extend(opts.bazel_args.iter().cloned());
+    for rc in &opts.bazelrc {
+        parts.push(std::fs::read_to_string(rc).unwrap_or_default());
+    }
+    let record = runner.stage(
+        Stage::Compile,
+        digest(&parts),
+        |record| file_matches(record, "envoy", "envoy_sha256"),
+        |r| {
+            let envoy = crate::bazel::compile(&opts, r)?;
+            Ok(outputs([
+                ("envoy_sha256", file_sha256(&envoy)?),
+                ("envoy", envoy.display().to_string()),
+            ]))
+        },
+    )?;
+    Ok(PathBuf::from(out(&record, "envoy")))
+}
+
+fn package_stage(runner: &mut Runner, envoy: &Path) -> Result<PathBuf> {
+    let build = runner.build;
+    let mut opts = build.package.clone();
+    opts.envoy = envoy.to_path_buf();
+    let spec = match &opts.spec {
+        Some(path) => std::fs::read_to_string(path).at(path)?,
+        None => "built-in".to_string(),
+    };
+    let inputs = digest(&[
+        file_sha256(&opts.envoy)?,
+        file_sha256(&opts.sidecar_env)?,
+        file_sha256(&opts.bootstrap)?,
+        spec,
+        format!("{:?}", (&opts.version, &opts.release, &opts.dist)),
+        format!("{:?} {:?}", opts.compression, opts.level),
+        std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    ]);
+    let record = runner.stage(
+        Stage::Package,
+        inputs,
+        |record| file_matches(record, "rpm", "sha256"),
+        |r| {
+            std::fs::create_dir_all(&opts.out).at(&opts.out)?;
+            let written = package::write_package(&opts, r)?;
+            Ok(outputs([
+                ("rpm", written.path.display().to_string()),
+                ("nevra", written.nevra),
+                ("size", written.size.to_string()),
+                ("sha256", written.sha256),
+                (
+                    "payload",
+                    format!("{} level {}", written.compression.tag_name(), written.level),
+                ),
+                ("requires", written.requires.join("\n")),
+            ]))
+        },
+    )?;
+    Ok(PathBuf::from(out(&record, "rpm")))
+}
+
+fn verify_stage(runner: &mut Runner, rpm: &Path) -> Result<()> {
+    let log = runner.build.log(Stage::Verify);
+    let inputs = digest(&[file_sha256(rpm)?]);
+    runner.stage(
+        Stage::Verify,
+        inputs,
+        |_| true,
+        |r| {
+            let report = verify::verify_file(rpm, &VerifyOptions::default())?;
+            if let Some(dir) = log.parent() {
+                std::fs::create_dir_all(dir).at(dir)?;
+            }
+            std::fs::write(&log, report.render()).at(&log)?;
+            let failures: Vec<String> = report.failures().map(|c| c.to_string()).collect();
+            if !failures.is_empty() {
+                return Err(Error::failed(format!(
+                    "CentOS 7 would not accept {}:\n  {}",
+                    rpm.display(),
+                    failures.join("\n  ")
+                )));
+            }
+            let warnings = report.warnings().count();
+            r.verbose(report.render());
+            Ok(outputs([(
+                "result",
+                format!(
+                    "passed ({} checks, {warnings} warnings)",
+                    report.checks.len()
+                ),
+            )]))
+        },
+    )?;
+    Ok(())
+}
+
+/// `--out DIR`: a copy of the RPM, written to a temp file and renamed into place.
+fn copy_out(build: &Build, rpm: &Path) -> Result<PathBuf> {
+    let Some(dir) = &build.out else {
+        return Ok(rpm.to_path_buf());
+    };
+    std::fs::create_dir_all(dir).at(dir)?;
+    let name = rpm.file_name().expect("an rpm file name");
+    let target = dir.join(name);
+    let tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
+    std::fs::copy(rpm, tmp.path()).at(tmp.path())?;
+    tmp.persist(&target).map_err(|e| e.error).at(&target)?;
+    Ok(target)
+}
