@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The whole job: resolve, image, prepare, compile, package, verify.
-    Build(pipeline::BuildArgs),
+    Build(Box<pipeline::BuildArgs>),
     /// Print the istio/proxy commit an Istio release pins.
     Resolve(release::ResolveArgs),
     /// Fetch istio/proxy at the pinned commit and Istio's packaging files.
