@@ -166,7 +166,13 @@ for a in "$@"; do
   case "$a" in --output_base=*) output_base="${a#--output_base=}" ;; esac
 done
 if [ -z "$output_base" ]; then echo "fake bazel: no --output_base" >&2; exit 2; fi
+if [ -e "$output_base/fake-bazel-ran" ]; then
+  echo "INFO: fake bazel: reusing the output base of an earlier run"
+fi
+mkdir -p "$output_base"
+: > "$output_base/fake-bazel-ran"
 if [ -p block ]; then read -r _ < block || true; fi
+if [ -p ../../block ]; then read -r _ < ../../block || true; fi
 if [ -e FAIL ]; then
   echo "ERROR: fake compile failure one"
   echo "ERROR: fake compile failure two" >&2
@@ -176,7 +182,11 @@ bin="$output_base/execroot/fake/bazel-out/k8-opt/bin"
 mkdir -p "$bin/src/envoy"
 echo "[1 / 3] Compiling src/envoy/main.cc"
 rm -f "$bin/src/envoy/envoy"
-printf '#!/bin/sh\necho fake envoy\n' > "$bin/src/envoy/envoy"
+if [ -f fixture-envoy ]; then
+  cat fixture-envoy > "$bin/src/envoy/envoy"
+else
+  printf '#!/bin/sh\necho fake envoy\n' > "$bin/src/envoy/envoy"
+fi
 chmod 0555 "$bin/src/envoy/envoy"
 echo "[3 / 3] Linking src/envoy/envoy"
 rm -f bazel-bin

@@ -1,6 +1,6 @@
 //! Fixtures for the resolve and prepare tests: an "istio" and a "proxy" repository written by
 //! the tests, a tiny HTTP server in front of `git http-backend`, and a runner for the binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod http;
 
