@@ -135,8 +135,8 @@ if [[ -n $sign_key ]]; then
 		short_id=${key_fpr: -8}
 		unsigned=()
 		for rpm in "${rpms[@]}"; do
-			if ! rpmkeys --dbpath "$work/rpmdb" -Kv -- "$rpm" 2>&1 |
-				grep -qi "signature, key id ${short_id,,}: OK"; then
+			checked=$(rpmkeys --dbpath "$work/rpmdb" -Kv -- "$rpm" 2>&1) || true
+			if ! grep -qi "signature, key id ${short_id,,}: OK" <<<"$checked"; then
 				unsigned+=("$rpm")
 			fi
 		done
@@ -310,8 +310,10 @@ if [[ -n $key_fpr ]]; then
 fi
 chmod -R a+rX "$staging"
 
-# Test hook: stop here, with the new snapshot complete but not yet published.
+# Test hook: stop here, with the new snapshot complete but not yet published, until a line is
+# written to the fifo (or the test kills us).
 if [[ -n ${PUBLISH_TEST_PAUSE_FIFO:-} ]]; then
+	say "paused before publishing (PUBLISH_TEST_PAUSE_FIFO)"
 	read -r _ <"$PUBLISH_TEST_PAUSE_FIFO"
 fi
 

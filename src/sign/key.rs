@@ -14,8 +14,7 @@ use pgp::composed::{PublicOrSecret, SignedSecretKey};
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::packet::{
-    SecretKey, Signature, SignatureConfig, SignatureHasher, SignatureType, Subpacket,
-    SubpacketData,
+    SecretKey, Signature, SignatureConfig, SignatureHasher, SignatureType, Subpacket, SubpacketData,
 };
 use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, KeyVersion, Password, S2kParams, SecretParams};
@@ -162,8 +161,11 @@ impl SigningKey {
 
     /// Start a signature over data fed to the returned hasher (it implements `Write`).
     pub(crate) fn hasher(&self, created: u32) -> Result<SignatureHasher> {
-        let mut config =
-            SignatureConfig::v4(SignatureType::Binary, self.key.algorithm(), HashAlgorithm::Sha256);
+        let mut config = SignatureConfig::v4(
+            SignatureType::Binary,
+            self.key.algorithm(),
+            HashAlgorithm::Sha256,
+        );
         // The layout gpg writes (and rpm 4.11 has read for years): fingerprint and creation time
         // hashed, the 8-byte issuer key ID unhashed. rpm 4.11 takes the key ID from either area.
         config.hashed_subpackets = vec![
@@ -172,8 +174,9 @@ impl SigningKey {
                 pgp::types::Timestamp::from_secs(created),
             ))?,
         ];
-        config.unhashed_subpackets =
-            vec![subpacket(SubpacketData::IssuerKeyId(self.key.legacy_key_id()))?];
+        config.unhashed_subpackets = vec![subpacket(SubpacketData::IssuerKeyId(
+            self.key.legacy_key_id(),
+        ))?];
         config.into_hasher().map_err(pgp_failed)
     }
 

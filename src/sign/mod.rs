@@ -128,7 +128,10 @@ pub fn sign_file(path: &Path, key: &SigningKey, r: &Reporter) -> Result<()> {
         entries.push(HeaderEntry::new(tag, data));
     }
     if replaced {
-        r.warn(format!("{}: replacing its existing signature", path.display()));
+        r.warn(format!(
+            "{}: replacing its existing signature",
+            path.display()
+        ));
     }
     entries.push(HeaderEntry::new(
         header_tag as u32,
@@ -213,7 +216,9 @@ fn check_digests(layout: &Layout, m: &Measured) -> Result<()> {
 
 /// The rpm crate serializes a signature header (with its padding to 8 bytes) only as part of
 /// the package metadata: write lead, signature and an empty main header, keep the middle.
-fn signature_bytes(signature: Header<IndexSignatureTag>) -> std::result::Result<Vec<u8>, rpm::Error> {
+fn signature_bytes(
+    signature: Header<IndexSignatureTag>,
+) -> std::result::Result<Vec<u8>, rpm::Error> {
     let metadata = PackageMetadata {
         lead: Lead::new(""),
         signature,
