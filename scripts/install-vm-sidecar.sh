@@ -21,6 +21,7 @@
 # rpm --root), REPOS_DIR and KEY_DIR (default INSTALL_ROOT/etc/yum.repos.d and
 # INSTALL_ROOT/etc/pki/rpm-gpg).
 set -euo pipefail
+# ${a[@]+"${a[@]}"} below: bash 4.2 (CentOS 7) calls an empty array unbound under set -u.
 
 readonly KEY_NAME=RPM-GPG-KEY-proxy-rpm
 readonly PACKAGE=istio-proxy
@@ -131,7 +132,7 @@ else
 	fi
 	write_file "$key_path" <"$work/key.asc"
 fi
-run_to_stderr "${rpm[@]}" "${root_args[@]}" --import "$key_path"
+run_to_stderr "${rpm[@]}" ${root_args[@]+"${root_args[@]}"} --import "$key_path"
 
 # --- the .repo file ------------------------------------------------------------------------------
 # shellcheck disable=SC2016 # $basearch is for yum, not for us
@@ -149,18 +150,18 @@ EOF
 # --- install ------------------------------------------------------------------------------------
 target=$PACKAGE
 [[ -z $version ]] || target=$PACKAGE-$version
-run_to_stderr "${yum[@]}" "${yum_root_args[@]}" "${yum_opts[@]}" -y install "$target"
+run_to_stderr "${yum[@]}" ${yum_root_args[@]+"${yum_root_args[@]}"} ${yum_opts[@]+"${yum_opts[@]}"} -y install "$target"
 
 # --- check -----------------------------------------------------------------------------------------
 if [[ -n $dry_run ]]; then
-	run "${rpm[@]}" "${root_args[@]}" -V "$PACKAGE"
+	run "${rpm[@]}" ${root_args[@]+"${root_args[@]}"} -V "$PACKAGE"
 	run "$root/usr/local/bin/envoy" --version
 	exit 0
 fi
-installed=$("${rpm[@]}" "${root_args[@]}" -q "$PACKAGE")
+installed=$("${rpm[@]}" ${root_args[@]+"${root_args[@]}"} -q "$PACKAGE")
 say "installed $installed"
 status=0
-report=$("${rpm[@]}" "${root_args[@]}" -V "$PACKAGE") || status=$?
+report=$("${rpm[@]}" ${root_args[@]+"${root_args[@]}"} -V "$PACKAGE") || status=$?
 problems=$(grep -v -E '^[.?SM5DLUGTP]{9}\s+c\s' <<<"$report" || true)
 if [[ -n $report ]]; then
 	printf '%s\n' "$report" >&2

@@ -19,6 +19,7 @@
 #
 # stdout: the path of the written istio-proxy.repo. Diagnostics go to stderr.
 set -euo pipefail
+# ${a[@]+"${a[@]}"} below: bash 4.2 (CentOS 7) calls an empty array unbound under set -u.
 
 readonly KEY_FILE=RPM-GPG-KEY-proxy-rpm
 readonly REPO_FILE=istio-proxy.repo
@@ -66,7 +67,7 @@ if [[ -n $keep && ! $keep =~ ^[1-9][0-9]*$ ]]; then
 	die "--keep $keep: give a number of versions, 1 or more"
 fi
 declare -A seen=()
-for rpm in "${rpms[@]}"; do
+for rpm in ${rpms[@]+"${rpms[@]}"}; do
 	[[ -f $rpm ]] || die "$rpm: no such file"
 	[[ $rpm == *.rpm ]] || die "$rpm: not an .rpm file"
 	name=$(basename -- "$rpm")
@@ -101,7 +102,7 @@ trap 'exit 143' TERM
 
 # --- every new RPM must pass `proxy-rpm verify` ---------------------------------------------
 rejected=()
-for rpm in "${rpms[@]}"; do
+for rpm in ${rpms[@]+"${rpms[@]}"}; do
 	say "verifying $rpm"
 	if ! "$proxy_rpm" verify "$rpm" >&2; then
 		rejected+=("$rpm")
@@ -115,6 +116,13 @@ gpg_passphrase_args=()
 if [[ -n ${PROXY_RPM_SIGN_PASSPHRASE:-} ]]; then
 	gpg_passphrase_args=(--pinentry-mode loopback --passphrase-fd 3)
 fi
+# An armored detached signature of $1 in $2 by the primary key ("FPR!": gpg would otherwise
+# prefer a signing subkey, maybe of a kind EL7's gpg 2.0 cannot check); the passphrase goes
+# through a file descriptor, never the command line.
+sign_detached() {
+	gpg --batch --yes ${gpg_passphrase_args[@]+"${gpg_passphrase_args[@]}"} --local-user "$key_fpr!" --armor \
+		--detach-sign --output "$2" "$1" 3<<<"${PROXY_RPM_SIGN_PASSPHRASE:-}"
+}
 if [[ -n $sign_key ]]; then
 	listing=$(gpg --batch --with-colons --list-secret-keys -- "$sign_key" 2>/dev/null) ||
 		die "--sign-key $sign_key: no such secret key in gpg's keyring (GNUPGHOME=${GNUPGHOME:-~/.gnupg})"
@@ -127,6 +135,10 @@ if [[ -n $sign_key ]]; then
 		die "--sign-key $sign_key: its primary key is not RSA or DSA (algorithm $algo); CentOS 7 cannot verify EdDSA/ECDSA signatures"
 	gpg --batch --armor --export -- "$key_fpr" >"$work/key.asc"
 	[[ -s $work/key.asc ]] || die "--sign-key $sign_key: could not export its public key"
+	# Find out now, before any work, whether gpg can sign (passphrase, agent).
+	echo probe >"$work/probe"
+	sign_detached "$work/probe" "$work/probe.asc" ||
+		die "gpg cannot sign with $sign_key: if the key has a passphrase, put it in PROXY_RPM_SIGN_PASSPHRASE or let gpg-agent cache it"
 
 	# A gpgcheck=1 client refuses an RPM not signed by this key: refuse it here instead.
 	if command -v rpmkeys >/dev/null; then
@@ -134,7 +146,7 @@ if [[ -n $sign_key ]]; then
 		rpmkeys --dbpath "$work/rpmdb" --import "$work/key.asc"
 		short_id=${key_fpr: -8}
 		unsigned=()
-		for rpm in "${rpms[@]}"; do
+		for rpm in ${rpms[@]+"${rpms[@]}"}; do
 			checked=$(rpmkeys --dbpath "$work/rpmdb" -Kv -- "$rpm" 2>&1) || true
 			if ! grep -qi "signature, key id ${short_id,,}: OK" <<<"$checked"; then
 				unsigned+=("$rpm")
@@ -171,13 +183,14 @@ createrepo=$(find_createrepo)
 # --- the current snapshot, and leftovers of killed runs -----------------------------------------
 current=""
 if [[ -L $current_link ]]; then
-	current=$repo_dir/el7/$(readlink -- "$current_link")
+	current=$(readlink -- "$current_link")
+	[[ $current == /* ]] || current=$repo_dir/el7/$current
 	[[ -d $current ]] || die "$current_link points to a missing $current"
 elif [[ -d $current_link ]]; then
 	current=$current_link # a plain directory from before: migrated below
 fi
 for dir in "$repo_dir"/el7/.x86_64.*; do
-	[[ -e $dir && $dir != "$current" ]] || continue
+	[[ (-e $dir || -L $dir) && $dir != "$current" ]] || continue
 	say "removing $dir, left by an interrupted publish"
 	rm -rf -- "$dir"
 done
@@ -194,7 +207,7 @@ if [[ -n $current ]]; then
 else
 	changed=1
 fi
-for rpm in "${rpms[@]}"; do
+for rpm in ${rpms[@]+"${rpms[@]}"}; do
 	name=$(basename -- "$rpm")
 	if [[ -e $staging/$name ]] && cmp -s -- "$rpm" "$staging/$name"; then
 		say "$name: already published"
@@ -230,6 +243,8 @@ if [[ -n $keep ]]; then
 		# newest last (sort -V), drop all but the last $keep
 		while IFS=$'\t' read -r _ evr file; do
 			say "--keep $keep: removing $name $evr ($file)"
+			[[ -z ${seen[$file]:-} ]] ||
+				say "warning: $file was given to publish but is older than the $keep kept"
 			rm -f -- "${staging:?}/$file"
 			changed=1
 		done < <(awk -F'\t' -v n="$name" '$1 == n' "$work/versions" |
@@ -299,9 +314,7 @@ if [[ -f $current/repodata/repomd.xml ]]; then
 fi
 if [[ -n $key_fpr ]]; then
 	say "signing repodata/repomd.xml with $key_fpr"
-	gpg --batch --yes "${gpg_passphrase_args[@]}" --local-user "$key_fpr" --armor \
-		--detach-sign --output "$staging/repodata/repomd.xml.asc" \
-		"$staging/repodata/repomd.xml" 3<<<"${PROXY_RPM_SIGN_PASSPHRASE:-}"
+	sign_detached "$staging/repodata/repomd.xml" "$staging/repodata/repomd.xml.asc"
 	cp -- "$work/key.asc" "$staging/repodata/repomd.xml.key"
 	gpg --batch --dearmor <"$work/key.asc" >"$work/key.gpg"
 	gpgv --keyring "$work/key.gpg" "$staging/repodata/repomd.xml.asc" \

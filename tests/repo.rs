@@ -576,6 +576,76 @@ fn createrepo_c_comes_from_pypi_when_not_on_path() {
     assert!(dnf.installed().contains("istio-proxy-1.6.14-1.el7"));
 }
 
+#[test]
+fn publish_signs_the_metadata_with_a_passphrase_from_the_environment() {
+    if !tools() {
+        return;
+    }
+    let fx = Fixture::new();
+    let gpg = Gpg::new();
+    let phrase = "publish passphrase";
+    let key = gpg.generate(
+        "phrase@localhost",
+        "Key-Type: RSA\nKey-Length: 2048\nKey-Usage: sign",
+        Some(phrase),
+    );
+    let rpm = package_version(&fx, "1.6.14", &fx.path().join("out"));
+    run(Command::new(support::bin())
+        .arg("sign")
+        .arg(&rpm)
+        .arg("--key")
+        .arg(&key.secret)
+        .env("PROXY_RPM_SIGN_PASSPHRASE", phrase));
+    // No passphrase cached by an agent: it has to come from the environment.
+    support_repo::stop_gpg_agent(gpg.path());
+    let repo = fx.path().join("repo");
+    let args = ["--sign-key", key.fpr.as_str()];
+    let err = fails(&mut publish_cmd(&gpg, &repo, &[&rpm], &args));
+    assert!(
+        err.contains("gpg cannot sign with") && err.contains("PROXY_RPM_SIGN_PASSPHRASE"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("running createrepo_c"),
+        "checked before any work: {err}"
+    );
+    assert!(
+        !repo.join("el7/x86_64").exists(),
+        "nothing published: {err}"
+    );
+
+    let out = publish_cmd(&gpg, &repo, &[&rpm], &args)
+        .env("PROXY_RPM_SIGN_PASSPHRASE", phrase)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        !all.contains(phrase),
+        "the passphrase is never printed: {all}"
+    );
+    let repodata = repo.join("el7/x86_64/repodata");
+    let keyring = fx.path().join("key.gpg");
+    run(gpg
+        .cmd()
+        .arg("--dearmor")
+        .arg("--output")
+        .arg(&keyring)
+        .arg(&key.public));
+    let check = Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg(repodata.join("repomd.xml.asc"))
+        .arg(repodata.join("repomd.xml"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+}
+
 fn install_script(w: &World, dnf: &Dnf) -> Command {
     let mut cmd = Command::new(script("install-vm-sidecar.sh"));
     cmd.arg("--repo-url")

@@ -14,7 +14,8 @@ use crate::error::{Error, IoContext, Result};
 const LEAD_SIZE: usize = 96;
 const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
-/// rpm's own limits for one header (rpmtag.h: HEADER_TAGS_MAX-ish, HEADER_DATA_MAX).
+/// Bounds before allocating: rpm refuses headers with more than 0xffff entries, and its data
+/// limit (16 MiB in 4.11, 256 MiB later) is below this one.
 const MAX_ENTRIES: u32 = 0xffff;
 const MAX_DATA: u32 = 256 << 20;
 

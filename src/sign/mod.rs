@@ -75,6 +75,8 @@ const PGPHASHALGO_SHA256: u32 = 8;
 pub fn sign_file(path: &Path, key: &SigningKey, r: &Reporter) -> Result<()> {
     // Replace the file a symlink points to, not the link.
     let path = &std::fs::canonicalize(path).at(path)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let step = r.step(&format!("sign {name}"));
     let (layout, mut payload) = Layout::read(path)?;
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -82,6 +84,7 @@ pub fn sign_file(path: &Path, key: &SigningKey, r: &Reporter) -> Result<()> {
         .unwrap_or(0);
 
     // One pass: both signatures, and the digests to check before we sign anything.
+    step.message("hashing");
     let mut header_sig = key.hasher(created)?;
     let mut whole_sig = key.hasher(created)?;
     let mut md5 = Md5::new();
@@ -147,12 +150,9 @@ pub fn sign_file(path: &Path, key: &SigningKey, r: &Reporter) -> Result<()> {
     ))
     .at(path)?;
 
+    step.message("writing");
     write_signed(path, &layout, &signature, &mut payload, md5)?;
-    r.verbose(format!(
-        "{}: signed by key {} (header and header+payload signatures)",
-        path.display(),
-        key.key_id()
-    ));
+    step.finish(&format!("signed by key {}", key.key_id()));
     Ok(())
 }
 

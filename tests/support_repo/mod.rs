@@ -123,15 +123,24 @@ impl Drop for Gpg {
 
 /// Stop the gpg-agent of one gpg home (and only it), and remove its socket directory.
 pub fn stop_gpg_agent(home: &Path) {
-    for args in [
-        ["--kill", "all"].as_slice(),
-        ["--remove-socketdir"].as_slice(),
-    ] {
-        let _ = Command::new("gpgconf")
+    let gpgconf = |args: &[&str]| {
+        Command::new("gpgconf")
             .arg("--homedir")
             .arg(home)
             .args(args)
-            .output();
+            .output()
+    };
+    let _ = gpgconf(&["--kill", "all"]);
+    // When /run/user/UID exists the sockets live in /run/user/UID/gnupg/d.HASH, which would
+    // outlive the home. Remove it (an agent that has not exited yet notices and exits).
+    if let Ok(out) = gpgconf(&["--list-dirs", "socketdir"]) {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let per_home = dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("d."));
+        if dir.starts_with("/run/user") && per_home {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
