@@ -166,8 +166,9 @@ impl SigningKey {
             self.key.algorithm(),
             HashAlgorithm::Sha256,
         );
-        // The layout gpg writes (and rpm 4.11 has read for years): fingerprint and creation time
-        // hashed, the 8-byte issuer key ID unhashed. rpm 4.11 takes the key ID from either area.
+        // Exactly the layout gpg writes, which EL7's rpm has verified for years: fingerprint and
+        // creation time hashed, the 8-byte issuer key ID unhashed (signers that hashed it have
+        // had rpm refuse their signatures).
         config.hashed_subpackets = vec![
             subpacket(SubpacketData::IssuerFingerprint(self.key.fingerprint()))?,
             subpacket(SubpacketData::SignatureCreationTime(
