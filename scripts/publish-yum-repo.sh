@@ -300,6 +300,8 @@ fi
 # --- metadata: what EL7's yum 3.4.3 reads: gzip XML, sqlite databases, sha256 -------------------
 if [[ -d $current/repodata ]]; then
 	cp -a -- "$current/repodata" "$staging/repodata" # lets --update reuse unchanged packages
+	# The old signature belongs to the old repomd.xml; without --sign-key none must remain.
+	rm -f -- "$staging/repodata/repomd.xml.asc" "$staging/repodata/repomd.xml.key"
 fi
 say "running createrepo_c"
 "$createrepo" --update --general-compress-type=gz --database --checksum=sha256 \

@@ -531,6 +531,20 @@ fn repodata_matches_plain_createrepo_c_and_reruns_change_nothing() {
             .any(|p| p.name == "glibc-stub")
     );
     assert!(!w.snapshot().join(v13.file_name().unwrap()).exists());
+
+    // A change published without --sign-key: no stale signature of the previous repomd.xml.
+    publish(&w.gpg, &w.repo, &[&v13], &["--base-url", &w.server.url()]);
+    assert_eq!(
+        istio_versions(&w.snapshot()),
+        ["0:1.6.13-1.el7", "0:1.6.14-1.el7"]
+    );
+    assert!(!w.snapshot().join("repodata/repomd.xml.asc").exists());
+    let repo_file = std::fs::read_to_string(w.repo.join("istio-proxy.repo")).unwrap();
+    assert!(repo_file.contains("repo_gpgcheck=0\n"), "{repo_file}");
+    assert!(
+        repo_file.contains("gpgkey="),
+        "the exported key is still there: {repo_file}"
+    );
 }
 
 #[test]
