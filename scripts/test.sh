@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  rpm rpmlint createrepo-c dnf cpio xz-utils gzip git gpg gpg-agent time file
+  rpm rpmlint createrepo-c dnf cpio xz-utils gzip git gpg gpg-agent gpgv gpgconf time file
+  python3 python3-venv curl
   podman runc busybox-static uidmap
   bazel-bootstrap bazel-rules-cc bazel-rules-java
   nginx debootstrap shellcheck systemd

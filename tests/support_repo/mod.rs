@@ -201,38 +201,6 @@ pub fn rpm_checksig(public_key: &Path, rpm: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// The program the publish script runs as `$PROXY_RPM verify FILE`.
-///
-/// STAND-IN for `proxy-rpm verify` (issue 3, not merged when these tests were written): while the
-/// real subcommand still answers "not implemented yet", this returns a wrapper script that checks
-/// a package's digests with `rpm -K --nosignature` (enough for the tampered-package test) and
-/// passes everything else to the real binary. Once `verify` exists, the real binary is returned
-/// and this fallback can be deleted.
-pub fn verify_program(dir: &Path) -> PathBuf {
-    let probe = Command::new(bin()).arg("verify").output().unwrap();
-    if !String::from_utf8_lossy(&probe.stderr).contains("not implemented yet") {
-        return bin();
-    }
-    eprintln!("NOTE: `proxy-rpm verify` is not implemented yet: using the `rpm -K` stand-in");
-    let wrapper = dir.join("proxy-rpm-verify-standin");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\n# Stand-in for `proxy-rpm verify` until issue 3 lands (see tests/support_repo).\n\
-             if [ \"$1\" = verify ]; then shift; exec rpm -K --nosignature \"$@\"; fi\n\
-             exec {} \"$@\"\n",
-            bin().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    wrapper
-}
-
 pub fn script(name: &str) -> PathBuf {
     repo_root().join("scripts").join(name)
 }
@@ -244,7 +212,7 @@ pub fn publish_cmd(gpg: &Gpg, repo: &Path, rpms: &[&Path], args: &[&str]) -> Com
         .args(rpms)
         .args(args)
         .env("GNUPGHOME", gpg.path())
-        .env("PROXY_RPM", verify_program(gpg.path()))
+        .env("PROXY_RPM", bin())
         .env_remove("PROXY_RPM_SIGN_PASSPHRASE")
         .env_remove("PUBLISH_TEST_PAUSE_FIFO");
     cmd
