@@ -5,6 +5,7 @@
 mod support;
 mod support_container;
 mod support_git;
+mod support_repo;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,8 @@ fn built_rpm(out: &Output) -> PathBuf {
         "{}",
         rpm.display()
     );
-    let checked = run(Command::new("rpm").arg("-K").arg(&rpm));
+    // Signatures need the key in rpm's database: the signing test checks them on its own.
+    let checked = run(Command::new("rpm").args(["-K", "--nosignature"]).arg(&rpm));
     assert!(
         text(&checked.stdout).contains("digests OK"),
         "{}",
@@ -508,4 +510,66 @@ fn compile_failure_names_the_stage_the_status_and_the_log_tail() {
         )),
         "{err}"
     );
+}
+
+#[test]
+fn sign_key_signs_the_rpm_with_a_signature_verify_accepts() {
+    let fx = Fixture::new();
+    let gpg = support_repo::Gpg::new();
+    let key = gpg.rsa("builder@proxy-rpm.test");
+    let envoy = support::old_glibc_elf(&fx.path(""));
+    let workdir = fx.path("work");
+    let args = [
+        "--envoy-binary",
+        envoy.to_str().unwrap(),
+        "--sign-key",
+        key.secret.to_str().unwrap(),
+    ];
+    let out = run(fx
+        .build(&workdir, &args)
+        .env_remove("PROXY_RPM_SIGN_PASSPHRASE"));
+    let rpm = built_rpm(&out);
+    assert!(
+        text(&out.stderr).contains("signed:   RSA"),
+        "{}",
+        describe(&out)
+    );
+
+    let (ok, checked) = support_repo::rpm_checksig(&key.public, &rpm);
+    assert!(ok, "{checked}");
+    assert!(
+        checked.contains("RSA/SHA256 Signature") && checked.contains(&key.short_id()),
+        "{checked}"
+    );
+
+    let verified = run(Command::new(env!("CARGO_BIN_EXE_proxy-rpm"))
+        .arg("verify")
+        .arg("--key")
+        .arg(&key.public)
+        .arg(&rpm));
+    assert!(verified.status.success(), "{}", describe(&verified));
+    assert!(
+        text(&verified.stdout).contains("PASS  signature"),
+        "{}",
+        describe(&verified)
+    );
+
+    // A key EL7 cannot verify is refused before any stage runs.
+    let ed = gpg.generate(
+        "ed@proxy-rpm.test",
+        "Key-Type: EDDSA\nKey-Curve: ed25519\nKey-Usage: sign",
+        None,
+    );
+    let out = run(&mut fx.build(
+        &fx.path("w-ed"),
+        &[
+            "--envoy-binary",
+            envoy.to_str().unwrap(),
+            "--sign-key",
+            ed.secret.to_str().unwrap(),
+        ],
+    ));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("4.11"), "{}", describe(&out));
+    assert!(!fx.path("w-ed").exists());
 }

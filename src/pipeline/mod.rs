@@ -23,6 +23,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::package::{Compression, PackageOptions};
 use crate::release::{IstioVersion, ResolveFlags, ResolveOptions};
 use crate::report::Reporter;
+use crate::sign::SigningKey;
 use crate::source::{DEFAULT_PROXY_REPO, PrepareOptions};
 
 /// `proxy-rpm build VERSION`.
@@ -77,6 +78,10 @@ pub struct BuildArgs {
     /// Compression level (default: xz 2, gzip 9).
     #[arg(long)]
     pub level: Option<u32>,
+    /// Sign the RPM with this RSA secret key (passphrase, if any, from
+    /// PROXY_RPM_SIGN_PASSPHRASE), as `proxy-rpm sign` does.
+    #[arg(long, value_name = "SECRET.asc")]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Everything the stages need, resolved once from the arguments.
@@ -93,6 +98,8 @@ pub struct Build {
     pub prepare: PrepareOptions,
     pub compile: CompileOptions,
     pub package: PackageOptions,
+    /// Loaded before anything runs, so a bad key fails in seconds, not after the build.
+    pub sign_key: Option<SigningKey>,
 }
 
 impl Build {
@@ -143,7 +150,9 @@ impl Build {
             allow_newer_glibc: false,
             threads: None,
         };
+        let sign_key = args.sign_key.as_deref().map(SigningKey::load).transpose()?;
         Ok(Build {
+            sign_key,
             version,
             workdir,
             out: args.out,

@@ -105,6 +105,10 @@ pub fn render(build: &Build) -> Result<String> {
         pkg.out.display()
     );
 
+    if let Some(key) = &build.sign_key {
+        let _ = writeln!(w, "   then sign it with {}", key.describe());
+    }
+
     let _ = writeln!(w, "\n6. verify{}", done(Stage::Verify));
     let _ = writeln!(w, "   CentOS 7 checks (as `proxy-rpm verify`) on the RPM");
     if let Some(out) = &build.out {

@@ -14,7 +14,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::release::{self, Pin, PinSource};
 use crate::report::Reporter;
 use crate::verify::{self, VerifyOptions};
-use crate::{container, package, source};
+use crate::{container, package, sign, source};
 
 /// How a stage went in this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,6 +333,11 @@ fn package_stage(runner: &mut Runner, envoy: &Path) -> Result<PathBuf> {
         format!("{:?} {:?}", opts.compression, opts.level),
         std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default(),
         env!("CARGO_PKG_VERSION").to_string(),
+        build
+            .sign_key
+            .as_ref()
+            .map(|k| k.fingerprint())
+            .unwrap_or_default(),
     ]);
     let record = runner.stage(
         Stage::Package,
@@ -341,11 +346,20 @@ fn package_stage(runner: &mut Runner, envoy: &Path) -> Result<PathBuf> {
         |r| {
             std::fs::create_dir_all(&opts.out).at(&opts.out)?;
             let written = package::write_package(&opts, r)?;
+            let (size, sha256, signed) = match &build.sign_key {
+                Some(key) => {
+                    sign::sign_file(&written.path, key, r)?;
+                    let size = std::fs::metadata(&written.path).at(&written.path)?.len();
+                    (size, file_sha256(&written.path)?, key.describe())
+                }
+                None => (written.size, written.sha256, "no (unsigned)".to_string()),
+            };
             Ok(outputs([
                 ("rpm", written.path.display().to_string()),
                 ("nevra", written.nevra),
-                ("size", written.size.to_string()),
-                ("sha256", written.sha256),
+                ("size", size.to_string()),
+                ("sha256", sha256),
+                ("signed", signed),
                 (
                     "payload",
                     format!("{} level {}", written.compression.tag_name(), written.level),

@@ -21,6 +21,7 @@ pub fn render(build: &Build, finished: &Finished) -> String {
     let _ = writeln!(s, "  size:     {} bytes", get("size"));
     let _ = writeln!(s, "  sha256:   {}", get("sha256"));
     let _ = writeln!(s, "  payload:  {}", get("payload"));
+    let _ = writeln!(s, "  signed:   {}", get("signed"));
     let _ = writeln!(
         s,
         "  requires: {}",
