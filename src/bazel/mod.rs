@@ -27,7 +27,7 @@ pub struct CompileArgs {
     /// Work dir holding the tree `prepare` made (src/istio-proxy).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Container engine (default: $PROXY_RPM_ENGINE, else docker, else podman); `none` runs
+    /// Container engine (default: $PROXY_RPM_ENGINE, else docker (if its daemon answers), else podman); `none` runs
     /// Bazel on this host.
     #[arg(long, value_enum)]
     pub engine: Option<EngineChoice>,

@@ -59,6 +59,8 @@ pub struct Probe<'a> {
     pub euid: u32,
     /// Whether the docker at this path runs rootless (asked only when we are not root).
     pub docker_rootless: &'a dyn Fn(&Path) -> bool,
+    /// Whether a docker client reaches a daemon (a client alone cannot build anything).
+    pub docker_alive: &'a dyn Fn(&Path) -> bool,
 }
 
 impl Engine {
@@ -140,6 +142,12 @@ pub fn detect(choice: Option<EngineChoice>) -> Result<Option<Engine>> {
             which: &which,
             euid,
             docker_rootless: &docker_rootless,
+            docker_alive: &|program: &Path| {
+                Cmd::new(program)
+                    .args(["version", "--format", "{{.Server.Version}}"])
+                    .read(&crate::Reporter::silent())
+                    .is_ok()
+            },
         },
     )
 }
@@ -167,8 +175,12 @@ pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Op
         Some(EngineChoice::Podman) => found(EngineKind::Podman, "podman")
             .map(Some)
             .ok_or_else(|| Error::input(missing("podman", "or use --engine docker"))),
+        // A docker client without a daemon loses to podman; alone, it stays (and its error
+        // will say what is wrong).
         None => found(EngineKind::Docker, "docker")
+            .filter(|docker| (probe.docker_alive)(&docker.program))
             .or_else(|| found(EngineKind::Podman, "podman"))
+            .or_else(|| found(EngineKind::Docker, "docker"))
             .map(Some)
             .ok_or_else(|| {
                 Error::input(
@@ -249,12 +261,28 @@ mod tests {
         detect_rootless(choice, env, have, euid, false)
     }
 
+    /// Docker's client is there but its daemon is not.
+    fn detect_dead_docker(have: &[&str]) -> Result<Option<Engine>> {
+        detect_full(None, None, have, 0, false, false)
+    }
+
     fn detect_rootless(
         choice: Option<EngineChoice>,
         env: Option<&str>,
         have: &[&str],
         euid: u32,
         docker_rootless: bool,
+    ) -> Result<Option<Engine>> {
+        detect_full(choice, env, have, euid, docker_rootless, true)
+    }
+
+    fn detect_full(
+        choice: Option<EngineChoice>,
+        env: Option<&str>,
+        have: &[&str],
+        euid: u32,
+        docker_rootless: bool,
+        docker_alive: bool,
     ) -> Result<Option<Engine>> {
         let have: Vec<String> = have.iter().map(|s| s.to_string()).collect();
         let which = move |name: &str| {
@@ -269,8 +297,17 @@ mod tests {
                 which: &which,
                 euid,
                 docker_rootless: &|_| docker_rootless,
+                docker_alive: &|_| docker_alive,
             },
         )
+    }
+
+    #[test]
+    fn a_docker_client_without_daemon_loses_to_podman() {
+        let e = detect_dead_docker(&["docker", "podman"]).unwrap().unwrap();
+        assert_eq!(e.kind(), EngineKind::Podman);
+        let e = detect_dead_docker(&["docker"]).unwrap().unwrap();
+        assert_eq!(e.kind(), EngineKind::Docker);
     }
 
     #[test]

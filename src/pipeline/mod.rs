@@ -46,7 +46,7 @@ pub struct BuildArgs {
     /// Package this Envoy instead of building one (skips image and compile; still verified).
     #[arg(long, value_name = "PATH")]
     pub envoy_binary: Option<PathBuf>,
-    /// Container engine (default: $PROXY_RPM_ENGINE, else docker, else podman); `none` runs
+    /// Container engine (default: $PROXY_RPM_ENGINE, else docker (if its daemon answers), else podman); `none` runs
     /// Bazel on this host.
     #[arg(long, value_enum)]
     pub engine: Option<EngineChoice>,
