@@ -22,6 +22,12 @@ impl Stage {
         Stage::Verify,
     ];
 
+    /// "[3/6]": where this stage stands in the pipeline, for progress lines.
+    pub fn counter(self) -> String {
+        let index = Stage::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        format!("[{}/{}]", index + 1, Stage::ALL.len())
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Resolve => "resolve",

@@ -85,7 +85,15 @@ impl Runner<'_> {
         self.state.forget_from(stage);
         self.state.save(&self.build.workdir)?;
         let started = Instant::now();
+        self.reporter
+            .info(format!("{} ==> {}", stage.counter(), stage.name()));
         let outputs = work(self.reporter).map_err(|e| stage_error(stage, self.build, e))?;
+        self.reporter.info(format!(
+            "{} ==> {} finished in {:.1}s",
+            stage.counter(),
+            stage.name(),
+            started.elapsed().as_secs_f64()
+        ));
         let record = StageRecord {
             inputs,
             outputs,
