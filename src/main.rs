@@ -10,7 +10,7 @@ struct Cli {
     /// Print only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// Also print every external command run (twice: their output too).
+    /// Also print every external command as it is run.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]

@@ -32,9 +32,6 @@ use crate::spec::{Config, Spec, check_word};
 /// `proxy-rpm package`: write the RPM from an Envoy binary and the packaging files.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageOptions {
-    /// The package spec (default: the built-in copy of specs/istio-proxy.toml).
-    #[arg(long)]
-    pub spec: Option<PathBuf>,
     /// The Istio release, used as the package version (e.g. 1.6.14).
     #[arg(long = "version", value_name = "VERSION")]
     pub version: String,
@@ -50,6 +47,22 @@ pub struct PackageOptions {
     /// Directory the RPM is written to.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub flags: PackageFlags,
+    /// Package an Envoy that needs a glibc newer than CentOS 7's 2.17 (it will not start there).
+    #[arg(long)]
+    pub allow_newer_glibc: bool,
+    /// Compression threads (default: all cores; the output does not depend on it).
+    #[arg(long)]
+    pub threads: Option<u32>,
+}
+
+/// How to package, shared by `package` and `build`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PackageFlags {
+    /// The package spec (default: the built-in copy of specs/istio-proxy.toml).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
     /// Release number (overrides the spec's).
     #[arg(long)]
     pub release: Option<String>,
@@ -62,12 +75,6 @@ pub struct PackageOptions {
     /// Compression level (default: xz 2, gzip 9, as EL7's rpmbuild).
     #[arg(long)]
     pub level: Option<u32>,
-    /// Package an Envoy that needs a glibc newer than CentOS 7's 2.17 (it will not start there).
-    #[arg(long)]
-    pub allow_newer_glibc: bool,
-    /// Compression threads (default: all cores; the output does not depend on it).
-    #[arg(long)]
-    pub threads: Option<u32>,
 }
 
 /// The written package, for summaries.
@@ -138,18 +145,21 @@ impl PackageOptions {
 
 /// Write the package described by `opts`; returns where it is and what it is.
 pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Written> {
-    let spec = match &opts.spec {
+    let spec = match &opts.flags.spec {
         Some(path) => Spec::load(path)?,
         None => Spec::builtin(),
     };
     check_word(&opts.version, "version").map_err(|m| Error::input(format!("--version: {m}")))?;
-    let release_no = opts.release.as_deref().unwrap_or(&spec.release);
+    let release_no = opts.flags.release.as_deref().unwrap_or(&spec.release);
     check_word(release_no, "release").map_err(|m| Error::input(format!("--release: {m}")))?;
-    let dist = opts.dist.as_deref().unwrap_or(&spec.dist);
+    let dist = opts.flags.dist.as_deref().unwrap_or(&spec.dist);
     check_word(dist, "dist").map_err(|m| Error::input(format!("--dist: {m}")))?;
     let release = format!("{release_no}.{dist}");
-    let level = opts.level.unwrap_or(opts.compression.default_level());
-    opts.compression.check(level)?;
+    let level = opts
+        .flags
+        .level
+        .unwrap_or(opts.flags.compression.default_level());
+    opts.flags.compression.check(level)?;
     if !opts.out.is_dir() {
         return Err(Error::input(format!(
             "--out {}: not a directory; create it first",
@@ -173,14 +183,20 @@ pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Writt
     });
     let mut payload_file = tempfile::tempfile_in(&opts.out).at(&opts.out)?;
     step.message("compressing payload");
-    let payload = payload::write(&mut files, opts.compression, level, threads, &payload_file)?;
+    let payload = payload::write(
+        &mut files,
+        opts.flags.compression,
+        level,
+        threads,
+        &payload_file,
+    )?;
     if payload.archive_size > u64::from(u32::MAX) || payload.compressed_size > u64::from(u32::MAX) {
         return Err(Error::input(
             "the payload is over 4 GiB: CentOS 7 would need rpmlib(LargeFiles), which rpm 4.11 lacks",
         ));
     }
 
-    let requires = deps::requires(&spec.name, &evr, &files, opts.compression);
+    let requires = deps::requires(&spec.name, &evr, &files, opts.flags.compression);
     let provides = deps::provides(&spec.name, &evr, &arch, &files);
     let header = header::main_header(&header::HeaderInput {
         spec: &spec,
@@ -189,7 +205,7 @@ pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Writt
         arch: &arch,
         build_time: clock.build_time,
         build_host: &clock.build_host,
-        compression: opts.compression,
+        compression: opts.flags.compression,
         level,
         files: &files,
         requires: &requires,
@@ -223,16 +239,13 @@ pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Writt
         .tempfile_in(&opts.out)
         .at(&opts.out)?;
     let (size, sha256) = {
-        let mut hashing = HashingWriter {
-            inner: io::BufWriter::new(out.as_file_mut()),
-            sha256: Sha256::new(),
-            count: 0,
-        };
+        let mut hashing = payload::Hashing::new(io::BufWriter::new(out.as_file_mut()));
         metadata.write(&mut hashing).at(&final_path)?;
         payload_file.seek(SeekFrom::Start(0)).at(&opts.out)?;
         copy_into(&mut payload_file, &mut hashing)?;
-        hashing.flush().at(&final_path)?;
-        (hashing.count, hex::encode(hashing.sha256.finalize()))
+        let (mut buffered, sha256, size) = hashing.finish();
+        buffered.flush().at(&final_path)?;
+        (size, sha256)
     };
     out.as_file().sync_all().at(&final_path)?;
     set_mode_0644(out.path())?;
@@ -247,7 +260,7 @@ pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Writt
         size,
         sha256,
         requires: requires.iter().map(Dependency::display).collect(),
-        compression: opts.compression,
+        compression: opts.flags.compression,
         level,
     })
 }
@@ -267,25 +280,5 @@ fn copy_into(from: &mut File, to: &mut impl Write) -> Result<()> {
             return Ok(());
         }
         to.write_all(&buf[..n]).at("<output>")?;
-    }
-}
-
-/// Hashes what is written to the final file, for the summary.
-struct HashingWriter<W: Write> {
-    inner: W,
-    sha256: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha256.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }

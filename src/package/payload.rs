@@ -224,15 +224,15 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Hashes and counts the compressed bytes on their way to the file.
-struct Hashing<W> {
+/// Hashes and counts bytes on their way to a file (the compressed payload, the whole RPM).
+pub(super) struct Hashing<W> {
     inner: W,
     sha256: Sha256,
     count: u64,
 }
 
 impl<W: Write> Hashing<W> {
-    fn new(inner: W) -> Self {
+    pub(super) fn new(inner: W) -> Self {
         Hashing {
             inner,
             sha256: Sha256::new(),
@@ -240,7 +240,8 @@ impl<W: Write> Hashing<W> {
         }
     }
 
-    fn finish(self) -> (W, String, u64) {
+    /// The inner writer, the hex SHA-256 and the byte count.
+    pub(super) fn finish(self) -> (W, String, u64) {
         (self.inner, hex::encode(self.sha256.finalize()), self.count)
     }
 }

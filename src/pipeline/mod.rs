@@ -20,7 +20,7 @@ pub use state::{StageRecord, State};
 use crate::bazel::{BazelFlags, CompileOptions};
 use crate::container::{self, Engine, EngineChoice, ImageOptions};
 use crate::error::{Error, IoContext, Result};
-use crate::package::{Compression, PackageOptions};
+use crate::package::{PackageFlags, PackageOptions};
 use crate::release::{IstioVersion, ResolveFlags, ResolveOptions};
 use crate::report::Reporter;
 use crate::sign::SigningKey;
@@ -63,21 +63,8 @@ pub struct BuildArgs {
     pub resolve: ResolveFlags,
     #[command(flatten)]
     pub bazel: BazelFlags,
-    /// Package spec (default: the built-in specs/istio-proxy.toml).
-    #[arg(long, value_name = "PATH")]
-    pub spec: Option<PathBuf>,
-    /// Release number (overrides the spec's).
-    #[arg(long)]
-    pub release: Option<String>,
-    /// Dist tag without the dot (overrides the spec's).
-    #[arg(long)]
-    pub dist: Option<String>,
-    /// Payload compression (CentOS 7 reads xz and gzip).
-    #[arg(long, value_enum, default_value_t = Compression::Xz)]
-    pub compression: Compression,
-    /// Compression level (default: xz 2, gzip 9).
-    #[arg(long)]
-    pub level: Option<u32>,
+    #[command(flatten)]
+    pub package: PackageFlags,
     /// Sign the RPM with this RSA secret key (passphrase, if any, from
     /// PROXY_RPM_SIGN_PASSPHRASE), as `proxy-rpm sign` does.
     #[arg(long, value_name = "SECRET.asc")]
@@ -134,7 +121,6 @@ impl Build {
         args.bazel.apply(&mut compile)?;
         let files = workdir.join("files");
         let package = PackageOptions {
-            spec: args.spec.clone(),
             version: version.to_string(),
             envoy: args
                 .envoy_binary
@@ -143,10 +129,7 @@ impl Build {
             sidecar_env: files.join("sidecar.env"),
             bootstrap: files.join("envoy_bootstrap_v2.json"),
             out: workdir.join("rpm"),
-            release: args.release.clone(),
-            dist: args.dist.clone(),
-            compression: args.compression,
-            level: args.level,
+            flags: args.package.clone(),
             allow_newer_glibc: false,
             threads: None,
         };

@@ -91,7 +91,7 @@ pub fn render(build: &Build) -> Result<String> {
         let _ = writeln!(w, "   -> {}", build.workdir.join("out/envoy").display());
     }
 
-    let pkg = &build.package;
+    let pkg = &build.package.flags;
     let level = pkg.level.unwrap_or(pkg.compression.default_level());
     let _ = writeln!(w, "\n5. package{}", done(Stage::Package));
     let _ = writeln!(
@@ -102,7 +102,7 @@ pub fn render(build: &Build) -> Result<String> {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in specs/istio-proxy.toml".into()),
-        pkg.out.display()
+        build.package.out.display()
     );
 
     if let Some(key) = &build.sign_key {

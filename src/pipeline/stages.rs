@@ -328,7 +328,7 @@ fn package_stage(runner: &mut Runner, envoy: &Path) -> Result<PathBuf> {
     let build = runner.build;
     let mut opts = build.package.clone();
     opts.envoy = envoy.to_path_buf();
-    let spec = match &opts.spec {
+    let spec = match &opts.flags.spec {
         Some(path) => std::fs::read_to_string(path).at(path)?,
         None => "built-in".to_string(),
     };
@@ -337,8 +337,11 @@ fn package_stage(runner: &mut Runner, envoy: &Path) -> Result<PathBuf> {
         file_sha256(&opts.sidecar_env)?,
         file_sha256(&opts.bootstrap)?,
         spec,
-        format!("{:?}", (&opts.version, &opts.release, &opts.dist)),
-        format!("{:?} {:?}", opts.compression, opts.level),
+        format!(
+            "{:?}",
+            (&opts.version, &opts.flags.release, &opts.flags.dist)
+        ),
+        format!("{:?} {:?}", opts.flags.compression, opts.flags.level),
         std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default(),
         env!("CARGO_PKG_VERSION").to_string(),
         build
