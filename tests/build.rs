@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use support_container::bazel::{Servers, bazel_ready, rules};
-use support_container::{
-    containers_conf, containers_labelled, describe, podman_wrapper, signal, test_image, text,
-};
+use support_container::{containers_labelled, describe, podman_wrapper, signal, test_image, text};
 
 const EPOCH: &str = "1600000000";
 
@@ -84,8 +82,13 @@ impl Fixture {
 
     /// The same, building another istio/proxy commit.
     fn build_at(&self, pin: &str, workdir: &Path, extra: &[&str]) -> Command {
+        self.build_release("1.6.14", pin, workdir, extra)
+    }
+
+    /// The same, for another Istio release of the fixture repository.
+    fn build_release(&self, version: &str, pin: &str, workdir: &Path, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxy-rpm"));
-        cmd.args(["build", "1.6.14", "--workdir"])
+        cmd.args(["build", version, "--workdir"])
             .arg(workdir)
             .arg("--istio-repo")
             .arg(self.git.file_url("istio"))
@@ -96,8 +99,8 @@ impl Fixture {
             .arg(self.path("cache"))
             .args(extra)
             .env("SOURCE_DATE_EPOCH", EPOCH)
+            // The engine by path: a podman that uses this machine's containers.conf.
             .env("PROXY_RPM_ENGINE", podman_wrapper())
-            .env("CONTAINERS_CONF", containers_conf())
             .env_remove("HTTP_PROXY")
             .env_remove("HTTPS_PROXY")
             .env_remove("http_proxy")
@@ -144,10 +147,7 @@ fn built_rpm(out: &Output) -> PathBuf {
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let fx = Fixture::new();
     let workdir = fx.path("work");
-    let out = run(&mut fx.build(
-        &workdir,
-        &["--dry-run", "--engine", "podman", "--image", "builder:test"],
-    ));
+    let out = run(&mut fx.build(&workdir, &["--dry-run", "--image", "builder:test"]));
     assert!(out.status.success(), "{}", describe(&out));
     let plan = text(&out.stdout);
     for expected in [
@@ -157,7 +157,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         &format!("istio/proxy commit: {} (--proxy-sha)", fx.pin),
         "not needed: --image builder:test",
         &format!("git fetch --depth 1 {}", fx.git.file_url("proxy")),
-        "podman run --rm --name proxy-rpm-compile-",
+        "proxy-rpm-test-podman run --rm --name proxy-rpm-compile-",
         "builder:test bazel",
         "--config=release",
         &format!("'--bazelrc={}/bazel/proxy-rpm.bazelrc'", workdir.display()),
@@ -253,7 +253,7 @@ fn podman_build_killed_during_compile_resumes_and_matches_an_uninterrupted_one()
             .unwrap()
             .success()
     );
-    let args = ["--engine", "podman", "--image", &image];
+    let args = ["--image", &image];
 
     let child = fx
         .build(&workdir, &args)
@@ -494,7 +494,7 @@ fn compile_failure_names_the_stage_the_status_and_the_log_tail() {
     support_git::git(&proxy, &["commit", "-q", "-m", "fail"]);
     let pin = support_git::git(&proxy, &["rev-parse", "HEAD"]);
     let workdir = fx.path("work");
-    let out = run(&mut fx.build_at(&pin, &workdir, &["--engine", "podman", "--image", &image]));
+    let out = run(&mut fx.build_at(&pin, &workdir, &["--image", &image]));
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("error: compile stage failed:"), "{err}");
@@ -572,4 +572,53 @@ fn sign_key_signs_the_rpm_with_a_signature_verify_accepts() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("4.11"), "{}", describe(&out));
     assert!(!fx.path("w-ed").exists());
+}
+
+#[test]
+fn image_and_verify_failures_name_their_stage() {
+    let fx = Fixture::new();
+
+    // image: the engine cannot build (a podman that always fails).
+    let broken = fx.path("podman-broken");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'Error: cannot reach the podman service' >&2\nexit 125\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let workdir = fx.path("w-image");
+    let out = run(fx.build(&workdir, &[]).env("PROXY_RPM_ENGINE", &broken));
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("error: image stage failed:"), "{err}");
+    assert!(err.contains("cannot reach the podman service"), "{err}");
+    assert!(err.contains("logs/image.log"), "{err}");
+
+    // verify: Istio's release carries a bootstrap file that is an ELF needing glibc 2.34, so
+    // the package has a file CentOS 7 cannot run; package writes it, verify stops it.
+    let istio = fx.git.repo("istio");
+    let elf = support::new_glibc_elf(&fx.path(""));
+    let bootstrap = istio.join("tools/packaging/common/envoy_bootstrap_v2.json");
+    std::fs::copy(&elf, &bootstrap).unwrap();
+    support_git::git(&istio, &["commit", "-q", "-a", "-m", "a bad release"]);
+    support_git::git(&istio, &["tag", "-f", "1.6.13"]);
+    let envoy = support::old_glibc_elf(&fx.path(""));
+    let workdir = fx.path("w-verify");
+    let mut cmd = fx.build_release(
+        "1.6.13",
+        &fx.pin,
+        &workdir,
+        &["--envoy-binary", envoy.to_str().unwrap()],
+    );
+    let out = run(&mut cmd);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        err.contains("error: verify stage failed: CentOS 7 would not accept"),
+        "{err}"
+    );
+    assert!(err.contains("GLIBC_2.34"), "{err}");
+    assert!(err.contains("logs/verify.log"), "{err}");
+    let log = std::fs::read_to_string(workdir.join("logs/verify.log")).unwrap();
+    assert!(log.contains("FAIL"), "{log}");
 }

@@ -154,10 +154,14 @@ pub fn detect(choice: Option<EngineChoice>) -> Result<Option<Engine>> {
 
 /// [`detect`] with the environment injected.
 pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Option<Engine>> {
-    let choice = match (choice, probe.env.map(str::trim).filter(|v| !v.is_empty())) {
-        (Some(choice), _) => Some(choice),
-        (None, Some(value)) => Some(parse_env(value, probe)?),
-        (None, None) => None,
+    // PROXY_RPM_ENGINE may name the program itself (e.g. a wrapper that sets CONTAINERS_CONF).
+    let (choice, program) = match (choice, probe.env.map(str::trim).filter(|v| !v.is_empty())) {
+        (Some(choice), _) => (Some(choice), None),
+        (None, Some(value)) => (
+            Some(parse_env(value, probe)?),
+            Path::new(value).is_absolute().then_some(value),
+        ),
+        (None, None) => (None, None),
     };
     let found = |kind: EngineKind, name: &str| {
         (probe.which)(name).map(|program| Engine {
@@ -169,10 +173,10 @@ pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Op
     };
     match choice {
         Some(EngineChoice::None) => Ok(None),
-        Some(EngineChoice::Docker) => found(EngineKind::Docker, "docker")
+        Some(EngineChoice::Docker) => found(EngineKind::Docker, program.unwrap_or("docker"))
             .map(Some)
             .ok_or_else(|| Error::input(missing("docker", "or use --engine podman"))),
-        Some(EngineChoice::Podman) => found(EngineKind::Podman, "podman")
+        Some(EngineChoice::Podman) => found(EngineKind::Podman, program.unwrap_or("podman"))
             .map(Some)
             .ok_or_else(|| Error::input(missing("podman", "or use --engine docker"))),
         // A docker client without a daemon loses to podman; alone, it stays (and its error
@@ -300,6 +304,24 @@ mod tests {
                 docker_alive: &|_| docker_alive,
             },
         )
+    }
+
+    #[test]
+    fn an_engine_path_in_the_environment_is_the_program_run() {
+        let e = detect_on(
+            None,
+            Some("/opt/bin/podman-wrapper"),
+            &["podman", "podman-wrapper"],
+            0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(e.kind(), EngineKind::Podman);
+        assert!(
+            e.program().ends_with("podman-wrapper"),
+            "{}",
+            e.program().display()
+        );
     }
 
     #[test]
