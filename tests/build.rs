@@ -448,6 +448,11 @@ fn each_stage_failure_names_the_stage_and_its_log() {
         "{err}"
     );
     assert!(err.contains("logs/resolve.log"), "{err}");
+    let log = std::fs::read_to_string(workdir.join("logs/resolve.log")).unwrap();
+    assert!(
+        log.contains("error: could not fetch tag 1.6.14"),
+        "the log says why: {log}"
+    );
 
     // prepare: the pinned commit is not in the proxy repository.
     let workdir = fx.path("w-prepare");

@@ -87,7 +87,15 @@ impl Runner<'_> {
         let started = Instant::now();
         self.reporter
             .info(format!("{} ==> {}", stage.counter(), stage.name()));
-        let outputs = work(self.reporter).map_err(|e| stage_error(stage, self.build, e))?;
+        let outputs = match work(self.reporter) {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                // The log says why the stage stopped, whatever the stage wrote to it before.
+                let log = self.build.log(stage);
+                let _ = append_lines(&log, &[format!("error: {e}")]);
+                return Err(stage_error(stage, self.build, e));
+            }
+        };
         self.reporter.info(format!(
             "{} ==> {} finished in {:.1}s",
             stage.counter(),
@@ -126,6 +134,16 @@ fn stage_error(stage: Stage, build: &Build, e: Error) -> Error {
 }
 
 fn append_log(path: &Path, record: &StageRecord) -> Result<()> {
+    let mut lines: Vec<String> = record
+        .outputs
+        .iter()
+        .map(|(key, value)| format!("{key}: {value}"))
+        .collect();
+    lines.push(format!("finished in {:.1}s", record.seconds));
+    append_lines(path, &lines)
+}
+
+fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
     }
@@ -134,10 +152,10 @@ fn append_log(path: &Path, record: &StageRecord) -> Result<()> {
         .append(true)
         .open(path)
         .at(path)?;
-    for (key, value) in &record.outputs {
-        writeln!(log, "{key}: {value}").at(path)?;
+    for line in lines {
+        writeln!(log, "{line}").at(path)?;
     }
-    writeln!(log, "finished in {:.1}s", record.seconds).at(path)
+    Ok(())
 }
 
 fn outputs<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
