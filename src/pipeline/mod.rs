@@ -117,7 +117,7 @@ impl Build {
         prepare.istio_repo = resolve.istio_repo.clone();
         prepare.net = resolve.net.clone();
         let mut compile = CompileOptions::new(&workdir, engine.clone(), "")?;
-        compile.bazelrc = vec![workdir.join("bazel").join("proxy-rpm.bazelrc")];
+        compile.bazelrc = vec![crate::source::bazelrc_path(&workdir)];
         args.bazel.apply(&mut compile)?;
         let files = workdir.join("files");
         let package = PackageOptions {

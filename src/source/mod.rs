@@ -87,6 +87,11 @@ pub struct Prepared {
     pub manifest: Manifest,
 }
 
+/// Where `prepare` writes the bazelrc the compile stage passes with `--bazelrc`.
+pub fn bazelrc_path(workdir: &Path) -> PathBuf {
+    workdir.join("bazel").join("proxy-rpm.bazelrc")
+}
+
 /// The stage: make `opts.workdir` hold everything the compile and package stages need for `pin`.
 pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepared> {
     fs::create_dir_all(&opts.workdir).at(&opts.workdir)?;
@@ -130,7 +135,7 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
     };
 
     let workspace_status = bazel_dir.join("workspace-status.sh");
-    let bazelrc = bazel_dir.join("proxy-rpm.bazelrc");
+    let bazelrc = bazelrc_path(&workdir);
     files::write_atomic(
         &workspace_status,
         files::workspace_status(pin.version, sha).as_bytes(),
