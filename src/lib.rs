@@ -3,6 +3,7 @@
 //! One module per stage of the job; `main.rs` only parses arguments and calls `run` on the
 //! options struct of the chosen subcommand.
 
+pub mod atomic;
 pub mod elf;
 pub mod error;
 pub mod report;

@@ -440,11 +440,9 @@ fn copy_out(build: &Build, rpm: &Path) -> Result<PathBuf> {
     let Some(dir) = &build.out else {
         return Ok(rpm.to_path_buf());
     };
-    std::fs::create_dir_all(dir).at(dir)?;
     let name = rpm.file_name().expect("an rpm file name");
     let target = dir.join(name);
-    let tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
-    std::fs::copy(rpm, tmp.path()).at(tmp.path())?;
-    tmp.persist(&target).map_err(|e| e.error).at(&target)?;
+    let mut from = File::open(rpm).at(rpm)?;
+    crate::atomic::copy(&mut from, &target, 0o644)?;
     Ok(target)
 }

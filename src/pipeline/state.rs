@@ -3,7 +3,6 @@
 //! point leaves either the old or the new state, never a torn one.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -46,11 +45,8 @@ impl State {
 
     pub fn save(&self, workdir: &Path) -> Result<()> {
         let path = State::path(workdir);
-        let mut tmp = tempfile::NamedTempFile::new_in(workdir).at(workdir)?;
         let text = serde_json::to_string_pretty(self).expect("state serializes");
-        tmp.write_all(text.as_bytes()).at(tmp.path())?;
-        tmp.as_file().sync_all().at(tmp.path())?;
-        tmp.persist(&path).map_err(|e| e.error).at(&path)?;
+        crate::atomic::write(&path, text.as_bytes(), 0o644)?;
         Ok(())
     }
 

@@ -1,18 +1,14 @@
 //! What `prepare` writes besides the tree: Istio's packaging files, our Bazel settings and the
-//! `prepare.json` manifest. Every file is written to a temporary name beside it and renamed,
-//! and left alone when its content is already right (so a rerun changes nothing).
+//! `prepare.json` manifest. They are written with `crate::atomic::write`, which leaves a file
+//! alone when its content is already right (so a rerun changes nothing).
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::IoContext;
 use crate::release::IstioVersion;
-use crate::{Error, Result};
 
 /// Istio's packaging files, fetched at the release tag into `DIR/files/` under their own names.
 pub const PACKAGING_DIR: &str = "tools/packaging/common";
@@ -100,48 +96,9 @@ pub fn workspace_status(version: IstioVersion, pin: &str) -> String {
     )
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory, unless `path`
-/// already holds exactly them with `mode`. Returns whether anything was written.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<bool> {
-    let current_mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777);
-    if current_mode.is_ok_and(|m| m == mode) && fs::read(path).is_ok_and(|b| b == bytes) {
-        return Ok(false);
-    }
-    let dir = parent(path)?;
-    fs::create_dir_all(&dir).at(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).at(&dir)?;
-    tmp.write_all(bytes).at(tmp.path())?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(true)
-}
-
-fn parent(path: &Path) -> Result<PathBuf> {
-    path.parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| Error::failed(format!("{} has no parent directory", path.display())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn writes_atomically_and_only_when_needed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/x.sh");
-        assert!(write_atomic(&path, b"a\n", 0o755).unwrap());
-        assert!(!write_atomic(&path, b"a\n", 0o755).unwrap());
-        assert!(write_atomic(&path, b"a\n", 0o644).unwrap());
-        assert!(write_atomic(&path, b"b\n", 0o644).unwrap());
-        assert_eq!(fs::read(&path).unwrap(), b"b\n");
-        assert_eq!(fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
-    }
 
     #[test]
     fn bazel_settings_name_the_pin() {

@@ -136,12 +136,12 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
 
     let workspace_status = bazel_dir.join("workspace-status.sh");
     let bazelrc = bazelrc_path(&workdir);
-    files::write_atomic(
+    crate::atomic::write(
         &workspace_status,
         files::workspace_status(pin.version, sha).as_bytes(),
         0o755,
     )?;
-    files::write_atomic(
+    crate::atomic::write(
         &bazelrc,
         files::bazelrc(pin.version, sha, &workspace_status).as_bytes(),
         0o644,
@@ -158,7 +158,7 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
         istio_commit,
         files: fetched,
     };
-    files::write_atomic(&manifest_path, &manifest.to_json(), 0o644)?;
+    crate::atomic::write(&manifest_path, &manifest.to_json(), 0o644)?;
 
     Ok(Prepared {
         sidecar_env: files_dir.join("sidecar.env"),
@@ -204,7 +204,7 @@ fn fetch_packaging_files(
     }
     let mut fetched = Vec::new();
     for (source, name, bytes) in contents {
-        files::write_atomic(&files_dir.join(name), &bytes, 0o644)?;
+        crate::atomic::write(&files_dir.join(name), &bytes, 0o644)?;
         fetched.push(FetchedFile {
             source,
             path: format!("files/{name}"),

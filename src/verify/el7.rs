@@ -7,7 +7,7 @@ use rpm::{Dependency, DependencyFlags, IndexSignatureTag, IndexTag};
 
 use super::read::RpmFile;
 use super::report::{Report, Status};
-use crate::elf::{EL7_INTERPRETER, ElfInfo};
+use crate::elf::{EL7_INTERPRETER, EL7_LIMITS, ElfInfo};
 
 /// The rpmlib() features rpm 4.11.3 provides, with their versions.
 pub const RPMLIB_PROVIDES: [(&str, &str); 16] = [
@@ -216,9 +216,22 @@ pub fn elf_verdict(info: &ElfInfo) -> (Status, String) {
         if let Some(interp) = &info.interpreter {
             what.push_str(&format!(", interpreter {interp}"));
         }
-        what.push_str(", no symbol version newer than glibc 2.17");
+        let limit = |prefix: &str| {
+            EL7_LIMITS
+                .iter()
+                .find(|(p, _)| *p == prefix)
+                .map_or("?", |(_, version)| *version)
+        };
+        what.push_str(&format!(
+            ", no symbol version newer than glibc {}",
+            limit("GLIBC_")
+        ));
         if libstdcxx {
-            what.push_str(" / GLIBCXX 3.4.19 / CXXABI 1.3.7");
+            what.push_str(&format!(
+                " / GLIBCXX {} / CXXABI {}",
+                limit("GLIBCXX_"),
+                limit("CXXABI_")
+            ));
         }
         (Status::Pass, what)
     } else {
