@@ -5,6 +5,7 @@
 #
 # Layout written under REPO_DIR:
 #   el7/x86_64                 symlink to the current snapshot (.x86_64.XXXXXX): RPMs + repodata/
+#                              (repodata/ also keeps the files the previous repomd.xml named)
 #   el7/.x86_64.XXXXXX/        snapshots; a new one is built aside and swapped in by one rename
 #   RPM-GPG-KEY-proxy-rpm      the public key (with --sign-key)
 #   istio-proxy.repo           the yum .repo file for clients
@@ -297,23 +298,70 @@ if [[ -z $changed && -L $current_link && -f $current/repodata/repomd.xml ]] &&
 	exit 0
 fi
 
+# The names of the repodata/ files a repomd.xml lists, one a line: NAME of each
+# <location href="repodata/NAME"/>, attributes in any order, either quote, a tag split over lines.
+# Skipped: a location with xml:base (the file is elsewhere; createrepo_c's own retention skips
+# those too) and any href other than repodata/ and a plain file name.
+repomd_files() {
+	local href name
+	tr '\n\r\t' '   ' <"$1" | { grep -o '<location [^>]*>' || true; } | { grep -v 'xml:base *=' || true; } |
+		sed -n -e "s/.* href *= *\"\([^\"]*\)\".*/\1/p" -e t -e "s/.* href *= *'\([^']*\)'.*/\1/p" |
+		sed -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&quot;/"/g' -e "s/&apos;/'/g" -e 's/&amp;/\&/g' |
+		while IFS= read -r href; do
+			name=${href#repodata/}
+			[[ $href == repodata/?* && $name != */* && $name != . && $name != .. ]] || continue
+			printf '%s\n' "$name"
+		done
+}
+
 # --- metadata: what EL7's yum 3.4.3 reads: gzip XML, sqlite databases, sha256 -------------------
-if [[ -d $current/repodata ]]; then
-	cp -a -- "$current/repodata" "$staging/repodata" # lets --update reuse unchanged packages
-	# The old signature belongs to the old repomd.xml; without --sign-key none must remain.
-	rm -f -- "$staging/repodata/repomd.xml.asc" "$staging/repodata/repomd.xml.key"
+# createrepo_c --update reads the old repomd.xml and the metadata it names from the output
+# directory: copy just those, not the history of older generations.
+if [[ -f $current/repodata/repomd.xml ]]; then
+	mkdir "$staging/repodata"
+	cp -p -- "$current/repodata/repomd.xml" "$staging/repodata/"
+	while IFS= read -r old; do
+		if [[ -f $current/repodata/$old ]]; then
+			cp -p -- "$current/repodata/$old" "$staging/repodata/"
+		fi
+	done < <(repomd_files "$current/repodata/repomd.xml")
 fi
 say "running createrepo_c"
 "$createrepo" --update --general-compress-type=gz --database --checksum=sha256 \
 	--quiet "$staging" >&2
-# A client that read the old repomd.xml just before the swap still finds the files it names.
+
+# repodata/ keeps exactly two generations: what the new repomd.xml names, what the previous one
+# named (a client that read it just before the swap still finds those), repomd.xml, and below its
+# signature and key. createrepo_c carries over every old file the old repomd.xml does not name
+# (createrepo_c@332fad59231de20262f4d9f967cf59c12b234716:src/helpers.c,
+# cr_old_metadata_retention), so the rest is removed here.
+declare -A keep_md=([repomd.xml]=1)
+new_files=0
+while IFS= read -r name; do
+	[[ -f $staging/repodata/$name ]] ||
+		die "createrepo_c wrote a repomd.xml naming repodata/$name, which it did not write; nothing was published"
+	keep_md[$name]=1
+	new_files=$((new_files + 1))
+done < <(repomd_files "$staging/repodata/repomd.xml")
+((new_files > 0)) ||
+	die "no repodata/ file found named in the repomd.xml createrepo_c wrote; nothing was published"
 if [[ -f $current/repodata/repomd.xml ]]; then
-	grep -o 'href="repodata/[^"]*"' "$current/repodata/repomd.xml" | sed 's/^href="repodata\///; s/"$//' |
-		while read -r old; do
-			[[ -e $staging/repodata/$old || ! -f $current/repodata/$old ]] ||
-				ln -- "$current/repodata/$old" "$staging/repodata/$old"
-		done
+	while IFS= read -r old; do
+		keep_md[$old]=1
+		[[ ! -e $staging/repodata/$old ]] || continue
+		if [[ -f $current/repodata/$old ]]; then
+			ln -- "$current/repodata/$old" "$staging/repodata/$old" 2>/dev/null ||
+				cp -p -- "$current/repodata/$old" "$staging/repodata/$old"
+		else
+			say "warning: $current/repodata/$old, named by the previous repomd.xml, is missing"
+		fi
+	done < <(repomd_files "$current/repodata/repomd.xml")
 fi
+for path in "$staging/repodata"/* "$staging/repodata"/.[!.]* "$staging/repodata"/..?*; do
+	[[ -e $path || -L $path ]] || continue
+	name=${path##*/}
+	[[ -n ${keep_md[$name]:-} ]] || rm -rf -- "$path"
+done
 if [[ -n $key_fpr ]]; then
 	say "signing repodata/repomd.xml with $key_fpr"
 	sign_detached "$staging/repodata/repomd.xml" "$staging/repodata/repomd.xml.asc"

@@ -10,6 +10,8 @@ packages=(
   podman runc busybox-static uidmap
   bazel-bootstrap bazel-rules-cc bazel-rules-java
   nginx debootstrap shellcheck systemd
+  golang-go
+  postgresql docker-registry
 )
 missing=()
 for p in "${packages[@]}"; do

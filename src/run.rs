@@ -28,9 +28,18 @@ pub struct Cmd {
 }
 
 /// The process ids of a command while it runs, shared with a signal handler that must stop it
-/// (see `container::interrupt`). Empty before the child starts and after it exits.
+/// (see `container::interrupt`). Empty before the child starts and after it exits. Once
+/// [`ChildPids::stop`] was called, a command tracked by it no longer starts: a signal that comes
+/// between the handler's setup and the spawn would otherwise find nothing to stop, and the
+/// child would run to its end.
 #[derive(Clone, Debug, Default)]
-pub struct ChildPids(Arc<Mutex<Vec<u32>>>);
+pub struct ChildPids(Arc<Mutex<Tracked>>);
+
+#[derive(Debug, Default)]
+struct Tracked {
+    pids: Vec<u32>,
+    stopped: bool,
+}
 
 impl ChildPids {
     pub fn new() -> Self {
@@ -38,13 +47,47 @@ impl ChildPids {
     }
 
     pub fn get(&self) -> Vec<u32> {
-        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+        self.lock().pids.clone()
+    }
+
+    /// Ask the tracked command to stop: returns the ids running now (for the caller to signal),
+    /// and keeps a command not started yet from starting.
+    pub fn stop(&self) -> Vec<u32> {
+        let mut tracked = self.lock();
+        tracked.stopped = true;
+        tracked.pids.clone()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.lock().stopped
     }
 
     fn set(&self, pids: Vec<u32>) {
-        if let Ok(mut p) = self.0.lock() {
-            *p = pids;
+        self.lock().pids = pids;
+    }
+
+    /// Spawn under the lock, unless stopped, and publish the child's ids before letting go: a
+    /// concurrent [`ChildPids::stop`] either comes first (nothing starts: `None`) or sees them.
+    fn start<T>(
+        &self,
+        spawn: impl FnOnce() -> std::io::Result<T>,
+        pids: impl FnOnce(&T) -> Vec<u32>,
+    ) -> Option<std::io::Result<T>> {
+        let mut tracked = self.lock();
+        if tracked.stopped {
+            return None;
         }
+        let child = spawn();
+        if let Ok(child) = &child {
+            tracked.pids = pids(child);
+        }
+        Some(child)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -216,14 +259,16 @@ impl Cmd {
         if let Some(log) = log.as_mut() {
             let _ = writeln!(log, "+ {}", self.display());
         }
-        let reader = self
-            .expression()
-            .stderr_to_stdout()
-            .reader()
-            .map_err(|e| self.start_error(e))?;
-        if let Some(track) = &self.track {
-            track.set(reader.pids());
+        let spawn = || self.expression().stderr_to_stdout().reader();
+        let reader = match &self.track {
+            None => spawn(),
+            Some(track) => track.start(spawn, |r| r.pids()).unwrap_or_else(|| {
+                Err(std::io::Error::other(
+                    "not started: a stop was asked for (Ctrl-C or SIGTERM)",
+                ))
+            }),
         }
+        .map_err(|e| self.start_error(e))?;
         let mut tail = std::collections::VecDeque::with_capacity(TAIL_LINES);
         let mut lines = BufReader::new(&reader);
         let mut buf = Vec::new();
@@ -314,4 +359,50 @@ fn open_log(path: &Path) -> std::io::Result<File> {
 /// Quote one word for a POSIX shell.
 pub fn quote(word: &OsStr) -> String {
     shell_words::quote(&word.to_string_lossy()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command that would leave a file behind, and where.
+    fn marking(dir: &Path) -> (Cmd, PathBuf) {
+        let marker = dir.join("ran");
+        let cmd = Cmd::new("sh").args(["-c", ": > \"$1\"", "sh"]).arg(&marker);
+        (cmd, marker)
+    }
+
+    #[test]
+    fn a_stopped_tracker_keeps_its_command_from_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cmd, marker) = marking(dir.path());
+        let pids = ChildPids::new();
+        assert!(pids.stop().is_empty(), "nothing runs yet");
+        let err = cmd
+            .clone()
+            .track(&pids)
+            .run(&Reporter::silent())
+            .unwrap_err();
+        assert!(err.to_string().contains("not started"), "{err}");
+        assert!(!marker.exists(), "the command ran after the stop");
+
+        // Tracked but not stopped, it runs, and leaves no ids behind.
+        let fresh = ChildPids::new();
+        cmd.track(&fresh).run(&Reporter::silent()).unwrap();
+        assert!(marker.exists());
+        assert!(fresh.get().is_empty());
+    }
+
+    #[test]
+    fn ids_are_published_while_the_command_runs() {
+        let pids = ChildPids::new();
+        let mut seen = Vec::new();
+        Cmd::new("sh")
+            .args(["-c", "echo up"])
+            .track(&pids)
+            .run_lines(&Reporter::silent(), |_| seen = pids.get())
+            .unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(pids.get().is_empty());
+    }
 }

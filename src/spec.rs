@@ -1,34 +1,24 @@
-//! The package spec (`specs/istio-proxy.toml`): what rpmbuild's `.spec` said, as typed data.
-//! Everything is checked when it is read, and every problem names the spec line, so a bad
-//! spec fails before hours of building rather than at the end.
+//! The package spec (`specs/istio-proxy.toml`, `specs/istio-sidecar.toml`): what rpmbuild's
+//! `.spec` said, as typed data. Everything is checked when it is read, and every problem names
+//! the spec line, so a bad spec fails before hours of building rather than at the end.
+
+mod check;
+mod relations;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use check::{check_input_name, check_word};
+pub use relations::{Op, Requirement, ScriptWhen, Scriptlet};
+
+use check::{check_owner, check_path, parse_date, parse_mode};
+
 use crate::error::{Error, IoContext, Result};
-
-/// Which command-line input a packaged file comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    Envoy,
-    SidecarEnv,
-    Bootstrap,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Source::Envoy => "envoy (--envoy)",
-            Source::SidecarEnv => "sidecar-env (--sidecar-env)",
-            Source::Bootstrap => "bootstrap (--bootstrap)",
-        })
-    }
-}
 
 /// How an upgrade treats a file the user may have edited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -46,11 +36,18 @@ pub enum Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpec {
     pub path: String,
-    pub source: Source,
+    /// The name of the input its content comes from (`envoy`, `pilot-agent`…); `None` for a
+    /// `%ghost`, which has no content in the package.
+    pub source: Option<String>,
     pub mode: u16,
     pub user: String,
     pub group: String,
     pub config: Config,
+    /// `%ghost`: listed (owner, mode, removed on erase) but not installed.
+    pub ghost: bool,
+    /// The input must be an x86_64 ELF executable CentOS 7 can run; the package's
+    /// architecture comes from these files.
+    pub elf: bool,
     pub line: usize,
 }
 
@@ -86,6 +83,12 @@ pub struct Spec {
     pub summary: String,
     pub description: String,
     pub changelog: Vec<ChangelogEntry>,
+    /// Explicit Requires, besides the automatic ones (ELF, scripts, rpmlib()).
+    pub requires: Vec<Requirement>,
+    /// Install scriptlets, in `ScriptWhen` order.
+    pub scripts: Vec<Scriptlet>,
+    /// Directories the package owns. The built-in istio-proxy spec has none, as Istio's own
+    /// spec: an owned directory gets its owner and mode reset on every upgrade.
     pub dirs: Vec<DirSpec>,
     pub files: Vec<FileSpec>,
 }
@@ -105,6 +108,10 @@ struct RawSpec {
     description: String,
     #[serde(default)]
     changelog: Vec<RawChangelog>,
+    #[serde(default)]
+    requires: Vec<relations::RawRequirement>,
+    #[serde(default)]
+    scripts: relations::RawScripts,
     #[serde(default)]
     dirs: Vec<RawDir>,
     #[serde(default)]
@@ -134,7 +141,7 @@ struct RawDir {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     path: Spanned<String>,
-    source: Source,
+    source: Option<Spanned<String>>,
     mode: Spanned<String>,
     #[serde(default = "root")]
     user: String,
@@ -142,6 +149,10 @@ struct RawFile {
     group: String,
     #[serde(default)]
     config: Config,
+    #[serde(default)]
+    ghost: bool,
+    #[serde(default)]
+    elf: bool,
 }
 
 fn root() -> String {
@@ -158,13 +169,35 @@ impl Spec {
         Spec::parse(path, &text)
     }
 
-    /// The spec shipped in this repository, compiled in so the installed tool needs no checkout.
+    /// The istio-proxy spec shipped in this repository, compiled in so the installed tool
+    /// needs no checkout.
     pub fn builtin() -> Spec {
         Spec::parse(
             Path::new("specs/istio-proxy.toml"),
             include_str!("../specs/istio-proxy.toml"),
         )
         .expect("the built-in spec is checked by the tests")
+    }
+
+    /// The built-in istio-sidecar spec (pilot-agent, start script, unit, user).
+    pub fn builtin_sidecar() -> Spec {
+        Spec::parse(
+            Path::new("specs/istio-sidecar.toml"),
+            include_str!("../specs/istio-sidecar.toml"),
+        )
+        .expect("the built-in sidecar spec is checked by the tests")
+    }
+
+    /// The names of the inputs the files come from, sorted and unique.
+    pub fn input_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .files
+            .iter()
+            .filter_map(|f| f.source.as_deref())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Spec> {
@@ -212,15 +245,67 @@ impl Spec {
         for f in raw.files {
             let (path, line) = claim(&f.path)?;
             let mode = parse_mode(f.mode.get_ref()).map_err(|m| at(f.mode.span().start, m))?;
+            let source = match (&f.source, f.ghost) {
+                (Some(s), false) => {
+                    check_input_name(s.get_ref()).map_err(|m| at(s.span().start, m))?;
+                    Some(s.get_ref().clone())
+                }
+                (None, true) => None,
+                (Some(s), true) => {
+                    return Err(at(
+                        s.span().start,
+                        format!("{path}: a ghost has no content; drop `source`"),
+                    ));
+                }
+                (None, false) => {
+                    return Err(at(
+                        f.path.span().start,
+                        format!("{path}: needs a `source` (or `ghost = true`)"),
+                    ));
+                }
+            };
+            if f.elf && f.ghost {
+                return Err(at(
+                    f.path.span().start,
+                    format!("{path}: a ghost cannot be `elf = true`"),
+                ));
+            }
             files.push(FileSpec {
                 path,
-                source: f.source,
+                source,
                 mode,
                 user: f.user,
                 group: f.group,
                 config: f.config,
+                ghost: f.ghost,
+                elf: f.elf,
                 line,
             });
+        }
+        for owner in dirs
+            .iter()
+            .map(|d| (&d.user, &d.group, d.line))
+            .chain(files.iter().map(|f| (&f.user, &f.group, f.line)))
+        {
+            for name in [owner.0, owner.1] {
+                check_owner(name).map_err(|message| Error::Spec {
+                    path: path.to_path_buf(),
+                    line: owner.2,
+                    message,
+                })?;
+            }
+        }
+        let mut requires = Vec::new();
+        for r in raw.requires {
+            let start = r.start();
+            let mut req = relations::requirement(r).map_err(|(o, m)| at(o, m))?;
+            req.line = line_of(text, start);
+            requires.push(req);
+        }
+        let mut scripts = Vec::new();
+        for (mut script, offset) in relations::scriptlets(raw.scripts).map_err(|(o, m)| at(o, m))? {
+            script.line = line_of(text, offset);
+            scripts.push(script);
         }
         let mut changelog = Vec::new();
         for c in raw.changelog {
@@ -243,199 +328,36 @@ impl Spec {
             summary: raw.summary,
             description: raw.description.trim().to_string(),
             changelog,
+            requires,
+            scripts,
             dirs,
             files,
         })
     }
 
     /// The error for a file whose input is missing or unreadable, pointing at its spec line.
-    pub fn input_error(&self, file: &FileSpec, input: &Path, problem: &str) -> Error {
-        Error::Spec {
-            path: self.path.clone(),
-            line: file.line,
-            message: format!(
-                "{}: source {} is {}: {problem}",
+    /// `source` describes the input with the flag that gives it: `envoy (--envoy)`.
+    pub fn input_error(&self, file: &FileSpec, source: &str, input: &Path, problem: &str) -> Error {
+        self.error_at(
+            file.line,
+            format!(
+                "{}: source {source} is {}: {problem}",
                 file.path,
-                file.source,
                 input.display()
             ),
+        )
+    }
+
+    /// An error pointing at a line of this spec.
+    pub fn error_at(&self, line: usize, message: String) -> Error {
+        Error::Spec {
+            path: self.path.clone(),
+            line,
+            message,
         }
     }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Names, releases and dist tags: what rpm accepts in an NVR field (no `-`, no spaces).
-pub fn check_word(value: &str, what: &str) -> std::result::Result<(), String> {
-    let ok = !value.is_empty()
-        && value.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "._+~^".contains(c) || (what == "name" && c == '-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} {value:?} may only contain letters, digits and . _ + ~ ^{}",
-            if what == "name" { " -" } else { "" }
-        ))
-    }
-}
-
-/// An absolute, normalized destination inside the target system.
-fn check_path(path: &str) -> std::result::Result<String, String> {
-    if !path.starts_with('/') {
-        return Err(format!("path {path:?} must be absolute"));
-    }
-    if path.len() > 1 && path.ends_with('/') {
-        return Err(format!("path {path:?} must not end with /"));
-    }
-    for part in path[1..].split('/') {
-        match part {
-            "" => return Err(format!("path {path:?} has an empty component")),
-            "." | ".." => {
-                return Err(format!(
-                    "path {path:?} has a {part:?} component: destinations must not escape or wander"
-                ));
-            }
-            _ if part.chars().any(|c| c.is_control()) => {
-                return Err(format!("path {path:?} has a control character"));
-            }
-            _ => {}
-        }
-    }
-    if path == "/" {
-        return Err("path \"/\" cannot be packaged".to_string());
-    }
-    Ok(path.to_string())
-}
-
-/// Octal permission bits as a string ("0755"); the file type is added by the writer.
-fn parse_mode(mode: &str) -> std::result::Result<u16, String> {
-    let bad = || format!("mode {mode:?} must be octal permission bits such as \"0644\"");
-    if mode.is_empty() || mode.len() > 4 || !mode.chars().all(|c| ('0'..='7').contains(&c)) {
-        return Err(bad());
-    }
-    u16::from_str_radix(mode, 8).map_err(|_| bad())
-}
-
-/// "YYYY-MM-DD" → noon UTC of that day, in seconds since the epoch.
-fn parse_date(date: &str) -> std::result::Result<u32, String> {
-    let bad = || format!("date {date:?} must be YYYY-MM-DD");
-    let parts: Vec<&str> = date.split('-').collect();
-    let [y, m, d] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let (y, m, d): (i64, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1970..=2105).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let days = days_from_civil(y, m, d);
-    u32::try_from(days * 86_400 + 12 * 3600).map_err(|_| bad())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-name = "istio-proxy"
-release = "1"
-dist = "el7"
-license = "ASL 2.0"
-url = "https://github.com/istio/proxy"
-summary = "s"
-description = "d"
-
-[[dirs]]
-path = "/var/lib/istio"
-mode = "0755"
-
-[[files]]
-path = "/usr/local/bin/envoy"
-source = "envoy"
-mode = "0755"
-"#;
-
-    fn err(text: &str) -> String {
-        Spec::parse(Path::new("spec.toml"), text)
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn shipped_spec_is_valid() {
-        let spec =
-            Spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/istio-proxy.toml"))
-                .unwrap();
-        assert_eq!(spec.name, "istio-proxy");
-        assert_eq!(spec.files.len(), 3);
-        let env = spec
-            .files
-            .iter()
-            .find(|f| f.path.ends_with("sidecar.env"))
-            .unwrap();
-        assert_eq!(env.config, Config::Noreplace);
-        assert_eq!(env.mode, 0o644);
-    }
-
-    #[test]
-    fn good_spec_parses() {
-        let spec = Spec::parse(Path::new("s.toml"), GOOD).unwrap();
-        assert_eq!(spec.files[0].mode, 0o755);
-        assert_eq!(spec.files[0].line, 15);
-        assert_eq!(spec.group, "Unspecified");
-    }
-
-    #[test]
-    fn unknown_key_names_line() {
-        let e = err(&format!("{GOOD}colour = \"blue\"\n"));
-        assert!(e.contains("spec.toml:18:") && e.contains("colour"), "{e}");
-    }
-
-    #[test]
-    fn escapes_duplicates_and_modes_name_lines() {
-        let e = err(&GOOD.replace("/usr/local/bin/envoy", "/usr/../etc/passwd"));
-        assert!(e.contains("spec.toml:15:") && e.contains("\"..\""), "{e}");
-        let e = err(&GOOD.replace("/usr/local/bin/envoy", "/var/lib/istio"));
-        assert!(
-            e.contains("spec.toml:15:")
-                && e.contains("duplicate destination /var/lib/istio (first at line 11)"),
-            "{e}"
-        );
-        let e = err(&GOOD.replace(
-            "mode = \"0755\"\n\n[[files]]",
-            "mode = \"0759\"\n\n[[files]]",
-        ));
-        assert!(e.contains("spec.toml:12:") && e.contains("0759"), "{e}");
-        let e = err(&GOOD.replace("usr/local", "usr//local"));
-        assert!(e.contains("empty component"), "{e}");
-        let e = err(&GOOD.replace("\"/usr/local/bin/envoy\"", "\"usr/bin/envoy\""));
-        assert!(e.contains("absolute"), "{e}");
-        let e = err(&GOOD.replace("\"envoy\"", "\"pilot\""));
-        assert!(e.contains("spec.toml:16:") && e.contains("pilot"), "{e}");
-    }
-
-    #[test]
-    fn dates_are_noon_utc() {
-        assert_eq!(parse_date("1970-01-01").unwrap(), 12 * 3600);
-        assert_eq!(parse_date("2020-11-24").unwrap(), 1_606_219_200);
-        assert!(parse_date("2020-13-01").is_err());
-    }
 }

@@ -1,6 +1,7 @@
 //! `proxy-rpm compile --engine none` with Debian's real Bazel on a fixture workspace: the
-//! binary comes out, a rerun is served from Bazel's local cache, and a compile with an empty
-//! output base is served from a remote HTTP cache (nginx with WebDAV).
+//! binary comes out built with prepare's bazelrc and an extra `--bazelrc`, a rerun is served
+//! from Bazel's local cache, and a compile with an empty output base is served from a remote
+//! HTTP cache (nginx with WebDAV).
 
 mod support_container;
 
@@ -8,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use support_container::bazel::{Servers, bazel_ready, rules, write_workspace};
+use support_container::bazel::{EXTRA_LINE, Servers, bazel_ready, rules, write_workspace};
 use support_container::nginx::Nginx;
 use support_container::*;
 
@@ -62,16 +63,55 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
         tree: wd.tree.clone(),
     };
     let log = wd.dir.join("logs/compile.log");
+    // A user's rc outside the work dir, on top of prepare's (which the fixture needs to build).
+    let extra = wd.temp.path().join("extra.bazelrc");
+    std::fs::write(&extra, "build --copt=-DFROM_EXTRA=1\n").unwrap();
+    let ours = proxy_rpm::source::bazelrc_path(&wd.dir);
+    let compile = |cache: &Path| {
+        let mut c = host_compile(&wd, cache, &rules);
+        c.args(["--remote-cache", &nginx.url(), "--bazel-arg=--announce_rc"])
+            .arg("--bazelrc")
+            .arg(&extra);
+        c
+    };
 
     // 1. A first build: actions run here, and their results go to the remote cache.
-    let out = output(host_compile(&wd, &wd.cache, &rules).args(["--remote-cache", &nginx.url()]));
+    let out = output(&mut compile(&wd.cache));
     assert!(out.status.success(), "{}", describe(&out));
     let envoy = wd.dir.join("out/envoy");
     let meta = std::fs::symlink_metadata(&envoy).unwrap();
     assert!(meta.file_type().is_file());
     assert_eq!(meta.permissions().mode() & 0o7777, 0o755);
     let ran = output(&mut Command::new(&envoy));
-    assert_eq!(text(&ran.stdout), "fixture envoy\n");
+    // Both rc files reached the compiler: prepare's cxxopts (else main.cc does not compile)
+    // and the extra file's define.
+    assert_eq!(text(&ran.stdout), format!("fixture envoy\n{EXTRA_LINE}\n"));
+    // One generated rc, importing ours then the user's; Bazel read options from both.
+    let generated = std::fs::read_to_string(wd.dir.join("bazel/compile.bazelrc")).unwrap();
+    let imports: Vec<&str> = generated.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        imports,
+        [
+            format!("import {}", ours.display()),
+            format!("import {}", extra.display())
+        ]
+    );
+    let text_log = std::fs::read_to_string(&log).unwrap();
+    for (file, option) in [
+        (&ours, "--cxxopt -D_GLIBCXX_USE_CXX11_ABI=1"),
+        (
+            &ours,
+            "--cxxopt -DENVOY_IGNORE_GLIBCXX_USE_CXX11_ABI_ERROR=1",
+        ),
+        (&extra, "--copt=-DFROM_EXTRA=1"),
+    ] {
+        let announced = format!("Reading rc options for 'build' from {}:", file.display());
+        let at = text_log
+            .find(&announced)
+            .unwrap_or_else(|| panic!("{announced:?} missing from the log:\n{text_log}"));
+        let next = text_log[at..].lines().nth(1).unwrap_or_default();
+        assert!(next.contains(option), "{option:?} not in {next:?}");
+    }
     let first = last_process_summary(&log);
     assert!(
         first.contains("linux-sandbox") || first.contains("local"),
@@ -79,7 +119,7 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
     );
 
     // 2. The same compile again: nothing executes, Bazel's output base has it all.
-    let out = output(host_compile(&wd, &wd.cache, &rules).args(["--remote-cache", &nginx.url()]));
+    let out = output(&mut compile(&wd.cache));
     assert!(out.status.success(), "{}", describe(&out));
     let second = last_process_summary(&log);
     assert!(
@@ -95,8 +135,7 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
     );
 
     // 3. An empty output base (another cache dir) with the remote cache: remote hits.
-    let out =
-        output(host_compile(&wd, &fresh_cache, &rules).args(["--remote-cache", &nginx.url()]));
+    let out = output(&mut compile(&fresh_cache));
     assert!(out.status.success(), "{}", describe(&out));
     let third = last_process_summary(&log);
     assert!(third.contains("remote cache hit"), "{third}");
@@ -109,7 +148,7 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
         "{access}"
     );
     let ran = output(&mut Command::new(&envoy));
-    assert_eq!(text(&ran.stdout), "fixture envoy\n");
+    assert_eq!(text(&ran.stdout), format!("fixture envoy\n{EXTRA_LINE}\n"));
 }
 
 #[test]
@@ -127,18 +166,19 @@ fn dry_run_shows_startup_options_before_the_command() {
             .arg(&rc)
             .args(["--distdir", "/srv/distdir"])
             .args(["--bazel-arg", "--announce_rc", "--bazel-arg=--keep_going"])
-            .args(["--remote-cache", "grpc://cache:9092"])
-            .args(["--remote-executor", "grpc://farm:8980"]),
+            .args(["--remote-cache", "grpc://cache:9092"]),
     );
     assert!(out.status.success(), "{}", describe(&out));
     let plan = text(&out.stdout);
-    let words = shell_words::split(plan.trim()).unwrap();
+    let mut lines = plan.lines();
+    let words = shell_words::split(lines.next().unwrap()).unwrap();
     let base = proxy_rpm::bazel::output_base(&wd.cache, &wd.tree);
     let expected = [
         format!("(cd {} && CC=clang CXX=clang++ bazel", wd.tree.display()),
         format!("--output_user_root={}/bazel/user_root", wd.cache.display()),
         format!("--output_base={}", base.display()),
-        format!("--bazelrc={}", rc.display()),
+        // One rc, generated; it imports the user's (Bazel 2.2.0 reads one --bazelrc).
+        format!("--bazelrc={}/bazel/compile.bazelrc", wd.dir.display()),
         "build".into(),
         "--config=release".into(),
         format!(
@@ -148,13 +188,108 @@ fn dry_run_shows_startup_options_before_the_command() {
         "--distdir=/srv/distdir".into(),
         "--jobs=3".into(),
         "--remote_cache=grpc://cache:9092".into(),
-        "--remote_executor=grpc://farm:8980".into(),
         "--announce_rc".into(),
         "--keep_going".into(),
         "//src/envoy:envoy)".into(),
     ];
     assert_eq!(words.join(" "), expected.join(" "));
+    assert_eq!(
+        lines.collect::<Vec<_>>(),
+        [
+            format!(
+                "# {}/bazel/compile.bazelrc (written before Bazel starts) imports:",
+                wd.dir.display()
+            ),
+            format!("#   {}", rc.display()),
+            "# remote cache: grpc://cache:9092".to_string(),
+        ]
+    );
     assert!(!wd.cache.exists(), "a dry run writes nothing");
+    assert!(!wd.dir.join("bazel").exists(), "a dry run writes nothing");
+}
+
+/// A stand-in `bazel` on the host (`--bazel`) records its arguments and bazelisk's mirror
+/// variable, then leaves an output where Bazel would.
+const RECORDING_BAZEL: &str = r#"#!/bin/sh
+printf '%s\n' "$@" > "$RECORD/args"
+printf '%s' "${BAZELISK_BASE_URL-unset}" > "$RECORD/bazelisk"
+mkdir -p bazel-bin/src/envoy
+printf 'stand-in envoy\n' > bazel-bin/src/envoy/envoy
+"#;
+
+#[test]
+fn host_bazel_gets_one_generated_bazelrc_and_bazelisks_mirror() {
+    let wd = Workdir::new();
+    let record = wd.temp.path().join("record");
+    std::fs::create_dir(&record).unwrap();
+    let fake = wd.temp.path().join("bazel");
+    std::fs::write(&fake, RECORDING_BAZEL).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ours = proxy_rpm::source::bazelrc_path(&wd.dir);
+    std::fs::create_dir_all(ours.parent().unwrap()).unwrap();
+    std::fs::write(&ours, "build --cxxopt -DOURS=1\n").unwrap();
+    let first = wd.temp.path().join("first.bazelrc");
+    let second = wd.temp.path().join("second one.bazelrc");
+    std::fs::write(&first, "build --copt=-DFIRST=1\n").unwrap();
+    std::fs::write(&second, "build --copt=-DSECOND=1\n").unwrap();
+    let compile = |rcs: &[&Path]| {
+        let mut c = proxy_rpm();
+        c.args(["compile", "--engine", "none", "--bazel"])
+            .arg(&fake)
+            .arg("--workdir")
+            .arg(&wd.dir)
+            .arg("--cache-dir")
+            .arg(&wd.cache)
+            .env("RECORD", &record)
+            .env("BAZELISK_BASE_URL", "http://127.0.0.1:9/bazel-mirror");
+        for rc in rcs {
+            c.arg("--bazelrc").arg(rc);
+        }
+        output(&mut c)
+    };
+
+    let out = compile(&[&first, &second]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let args = std::fs::read_to_string(record.join("args")).unwrap();
+    let generated = wd.dir.join("bazel/compile.bazelrc");
+    let rcs: Vec<&str> = args
+        .lines()
+        .filter(|a| a.starts_with("--bazelrc"))
+        .collect();
+    assert_eq!(rcs, [format!("--bazelrc={}", generated.display())]);
+    let imports: Vec<String> = std::fs::read_to_string(&generated)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        imports,
+        [
+            format!("import {}", ours.display()),
+            format!("import {}", first.display()),
+            format!("import '{}'", second.display()),
+        ]
+    );
+    // Bazel on the host inherits bazelisk's mirror of Bazel releases.
+    assert_eq!(
+        std::fs::read_to_string(record.join("bazelisk")).unwrap(),
+        "http://127.0.0.1:9/bazel-mirror"
+    );
+
+    // A missing --bazelrc is named before Bazel runs.
+    std::fs::remove_file(record.join("args")).unwrap();
+    let missing = wd.temp.path().join("missing.bazelrc");
+    let out = compile(&[&missing]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "error: --bazelrc {}: no such file; give an existing Bazel rc file",
+            missing.display()
+        )
+    );
+    assert!(!record.join("args").exists(), "Bazel did not run");
 }
 
 #[test]

@@ -75,10 +75,19 @@ fn compile_runs_as_the_caller_on_same_path_mounts_and_copies_the_output() {
         Path::new(output_base).starts_with(&wd.cache),
         "{output_base}"
     );
+    // One generated --bazelrc that imports prepare's (Bazel 2.2.0 reads only one).
     assert!(startup.contains(&format!(
         "--bazelrc={}",
-        wd.dir.join("bazel/cxxopts.bazelrc").display()
+        wd.dir.join("bazel/compile.bazelrc").display()
     )));
+    assert!(
+        std::fs::read_to_string(wd.dir.join("bazel/compile.bazelrc"))
+            .unwrap()
+            .contains(&format!(
+                "\nimport {}\n",
+                wd.dir.join("bazel/cxxopts.bazelrc").display()
+            ))
+    );
     assert_eq!(args[build + 1], "--config=release");
     assert_eq!(args.last().unwrap(), "//src/envoy:envoy");
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Fixture, have, run};
+use support::{Fixture, ONLY_RPMBUILD_HEADER, have, run};
 
 fn tags(path: &Path) -> (BTreeSet<u32>, BTreeSet<u32>) {
     let meta = rpm::PackageMetadata::open(path).unwrap();
@@ -18,30 +18,6 @@ fn tags(path: &Path) -> (BTreeSet<u32>, BTreeSet<u32>) {
         signature.into_iter().map(|(t, _)| t).collect(),
     )
 }
-
-/// Tags Debian's rpmbuild 4.18 writes and we do not, with the reason each is not needed.
-const ONLY_RPMBUILD_HEADER: &[(u32, &str)] = &[
-    (1122, "OPTFLAGS: compiler flags of a %build we do not have"),
-    (
-        1141,
-        "FILECLASS: libmagic file classes, only for `rpm -q --fileclass`",
-    ),
-    (1142, "CLASSDICT: the dictionary of FILECLASS"),
-    (
-        1143,
-        "FILEDEPENDSX: per-file dependency map, only for `rpm -q --filerequire`",
-    ),
-    (1144, "FILEDEPENDSN: per-file dependency map"),
-    (1145, "DEPENDSDICT: per-file dependency map"),
-    (
-        5062,
-        "ENCODING: rpm 4.16+ marker that strings are UTF-8; rpm 4.11 does not know it",
-    ),
-    (
-        5097,
-        "PAYLOADDIGESTALT: rpm 4.16+ digest of the uncompressed payload; unknown to 4.11",
-    ),
-];
 
 /// Tags we write and Debian's rpmbuild does not.
 const ONLY_OURS_HEADER: &[(u32, &str)] = &[];

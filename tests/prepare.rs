@@ -2,6 +2,7 @@
 //! packaging files at the release tag, our Bazel settings and the manifest, against fixture
 //! repositories over file:// and HTTP.
 
+mod support;
 mod support_git;
 
 use std::fs;
@@ -13,8 +14,10 @@ use proxy_rpm::Reporter;
 use proxy_rpm::release::{self, ResolveOptions};
 use proxy_rpm::source::{self, PrepareOptions, TreeAction};
 use sha2::{Digest, Sha256};
+use support::names;
 use support_git::{
-    Fixture, GitHttp, PIN_1_6_14, bootstrap, closed_port, git, proxy_rpm, sidecar_env,
+    BAZEL_1_7, Fixture, GitHttp, PIN_1_6_14, bootstrap, closed_port, git, istio_service,
+    istio_start, proxy_rpm, sidecar_env,
 };
 
 const FAST: &str = "--retry-delay-ms=0";
@@ -48,15 +51,6 @@ fn head(tree: &Path) -> String {
 
 fn manifest(workdir: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(workdir.join("prepare.json")).unwrap()).unwrap()
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -93,7 +87,15 @@ fn prepares_the_pinned_commit_files_and_settings() {
 
     // Istio's files at the tag (not at 1.6.13, not at the branch tip).
     let files = workdir.join("files");
-    assert_eq!(names(&files), ["envoy_bootstrap_v2.json", "sidecar.env"]);
+    assert_eq!(
+        names(&files),
+        [
+            "envoy_bootstrap_v2.json",
+            "istio-start.sh",
+            "istio.service",
+            "sidecar.env"
+        ]
+    );
     assert_eq!(
         fs::read_to_string(files.join("sidecar.env")).unwrap(),
         sidecar_env("1.6.14")
@@ -108,6 +110,7 @@ fn prepares_the_pinned_commit_files_and_settings() {
     assert_eq!(m["version"], "1.6.14");
     assert_eq!(m["proxy_sha"], pin.as_str());
     assert_eq!(m["pin_source"], "override");
+    assert_eq!(m["tree"], "src/istio-proxy");
     assert_eq!(m["repositories"]["proxy"], fx.file_url("proxy"));
     assert_eq!(m["repositories"]["istio"], fx.file_url("istio"));
     assert_eq!(
@@ -115,11 +118,13 @@ fn prepares_the_pinned_commit_files_and_settings() {
         git(&fx.repo("istio"), &["rev-parse", "1.6.14^{commit}"])
     );
     let entries = m["files"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    for (entry, content) in entries
-        .iter()
-        .zip([sidecar_env("1.6.14"), bootstrap("1.6.14")])
-    {
+    assert_eq!(entries.len(), 4);
+    for (entry, content) in entries.iter().zip([
+        sidecar_env("1.6.14"),
+        bootstrap("1.6.14"),
+        istio_start("1.6.14"),
+        istio_service("1.6.14"),
+    ]) {
         assert_eq!(entry["sha256"], sha256(content.as_bytes()));
         let path = workdir.join(entry["path"].as_str().unwrap());
         assert_eq!(sha256(&fs::read(path).unwrap()), sha256(content.as_bytes()));
@@ -478,7 +483,7 @@ fn library_calls_return_typed_paths_and_refresh_damaged_files() {
     let workdir = fx.tmp("work").canonicalize().unwrap();
     assert_eq!(p.workdir, workdir);
     assert_eq!(p.tree, workdir.join("src/istio-proxy"));
-    assert_eq!(p.tree_action, TreeAction::Fetched);
+    assert_eq!(p.tree_action, Some(TreeAction::Fetched));
     assert!(p.files_fetched);
     assert_eq!(p.sidecar_env, workdir.join("files/sidecar.env"));
     assert_eq!(
@@ -494,7 +499,7 @@ fn library_calls_return_typed_paths_and_refresh_damaged_files() {
     // A damaged packaging file is fetched again; the tree is left alone.
     fs::write(&p.sidecar_env, "tampered\n").unwrap();
     let again = source::prepare(&opts, &pin, &r).unwrap();
-    assert_eq!(again.tree_action, TreeAction::InPlace);
+    assert_eq!(again.tree_action, Some(TreeAction::InPlace));
     assert!(again.files_fetched);
     assert_eq!(
         fs::read_to_string(&p.sidecar_env).unwrap(),
@@ -504,4 +509,191 @@ fn library_calls_return_typed_paths_and_refresh_damaged_files() {
 
     let third = source::prepare(&opts, &pin, &r).unwrap();
     assert!(!third.files_fetched);
+}
+
+/// Without a compile (`build --envoy-binary`) the tree is skipped: istio/proxy is never
+/// contacted, only Istio's packaging files are fetched, and the manifest says so.
+#[test]
+fn without_the_tree_only_the_packaging_files_are_fetched() {
+    let fx = Fixture::new();
+    let r = Reporter::silent();
+    let mut resolve = ResolveOptions::new("1.6.14".parse().unwrap());
+    resolve.proxy_sha = Some(fx.proxy_commits[1].clone());
+    let pin = release::resolve(&resolve, &r).unwrap();
+
+    let mut opts = PrepareOptions::new(fx.tmp("work"));
+    opts.fetch_tree = false;
+    // A repository that cannot be reached: prepare must not try.
+    opts.proxy_repo = format!("http://127.0.0.1:{}/istio/proxy", closed_port());
+    opts.istio_repo = fx.file_url("istio");
+    let p = source::prepare(&opts, &pin, &r).unwrap();
+    assert_eq!(p.tree_action, None);
+    assert!(!p.tree.exists() && !p.workdir.join("src").exists());
+    assert_eq!(
+        fs::read_to_string(&p.sidecar_env).unwrap(),
+        sidecar_env("1.6.14")
+    );
+    assert_eq!(p.manifest.tree, None);
+    assert_eq!(p.manifest.repositories.proxy, None);
+    let m = manifest(&p.workdir);
+    assert_eq!(m["tree"], serde_json::Value::Null);
+    assert_eq!(m["repositories"]["proxy"], serde_json::Value::Null);
+    assert_eq!(m["repositories"]["istio"], fx.file_url("istio"));
+}
+
+/// A 1.7 release: its profile's bootstrap template (`envoy_bootstrap.json`, the file 1.7 has
+/// instead of `envoy_bootstrap_v2.json`), and the Bazel of the fetched tree in `build`'s plan.
+#[test]
+fn a_1_7_release_fetches_its_own_bootstrap_and_the_plan_sees_bazel_3_1_0() {
+    let fx = Fixture::new();
+    let workdir = fx.tmp("work");
+    let (proxy, istio) = (fx.file_url("proxy"), fx.file_url("istio"));
+    let common = [
+        "1.7.8",
+        "--workdir",
+        workdir.to_str().unwrap(),
+        "--proxy-sha",
+        &fx.proxy_1_7,
+        "--proxy-repo",
+        &proxy,
+        "--istio-repo",
+        &istio,
+    ];
+    let plan = |label: &str| {
+        let mut args = vec!["build"];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(&["--dry-run", "--engine", "none"]);
+        let run = proxy_rpm(&args, &[]);
+        assert!(run.ok, "{label}: {}", run.stderr);
+        run.stdout
+    };
+
+    // Before prepare, the plan knows the line's facts, not yet the tree's Bazel.
+    let before = plan("before");
+    for expected in [
+        "release:   Istio 1.7 line (1.7.0 to 1.7.8): bootstrap envoy_bootstrap.json, Go 1.14 \
+         for pilot-agent, builder centos7-python3-gn (centos7 + python3, gn) \
+         (profiles/releases.toml)",
+        "tools/packaging/common/{sidecar.env,envoy_bootstrap.json,istio-start.sh,istio.service} \
+         at tag 1.7.8",
+        "     envoy_bootstrap.json     installed as \
+         /var/lib/istio/envoy/envoy_bootstrap_tmpl.json (istio-proxy)",
+        "   Bazel: what .bazelversion of the --proxy-sha tree names (Istio 1.7.8's pin names \
+         3.1.0)",
+        "   note: Istio 1.7's Envoy needs python3 and gn on this host (--engine none; see \
+         profiles/releases.toml)",
+    ] {
+        assert!(before.contains(expected), "{expected:?} not in:\n{before}");
+    }
+    assert!(!workdir.exists(), "--dry-run wrote {}", workdir.display());
+
+    let mut args = vec!["prepare"];
+    args.extend_from_slice(&common);
+    let run = proxy_rpm(&args, &[]);
+    assert!(run.ok, "{}", run.stderr);
+    let workdir = workdir.canonicalize().unwrap();
+    let files = workdir.join("files");
+    assert_eq!(
+        names(&files),
+        [
+            "envoy_bootstrap.json",
+            "istio-start.sh",
+            "istio.service",
+            "sidecar.env"
+        ]
+    );
+    assert_eq!(
+        fs::read_to_string(files.join("envoy_bootstrap.json")).unwrap(),
+        bootstrap("1.7.8")
+    );
+    assert_eq!(
+        fs::read_to_string(files.join("sidecar.env")).unwrap(),
+        sidecar_env("1.7.8")
+    );
+    let m = manifest(&workdir);
+    assert_eq!(m["version"], "1.7.8");
+    let sources: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "tools/packaging/common/sidecar.env",
+            "tools/packaging/common/envoy_bootstrap.json",
+            "tools/packaging/common/istio-start.sh",
+            "tools/packaging/common/istio.service"
+        ]
+    );
+    let tree = workdir.join("src/istio-proxy");
+    assert_eq!(
+        fs::read_to_string(tree.join(".bazelversion")).unwrap(),
+        format!("{BAZEL_1_7}\n")
+    );
+
+    // Now the plan reads the tree's .bazelversion: Bazel 3.1.0, as the pin names.
+    let after = plan("after");
+    assert!(
+        after.contains("   Bazel 3.1.0 (.bazelversion in the tree, as Istio 1.7.8's pin names)\n"),
+        "{after}"
+    );
+    // A 1.6 tree in a 1.7 work dir would say so.
+    fs::write(tree.join(".bazelversion"), "2.2.0\n").unwrap();
+    assert!(
+        plan("edited").contains(
+            "   Bazel 2.2.0 (.bazelversion in the tree; Istio 1.7.8's pin names 3.1.0)\n"
+        )
+    );
+
+    // The library: the profile's bootstrap name, and a rerun keeps the files.
+    let r = Reporter::silent();
+    let mut resolve = ResolveOptions::new("1.7.8".parse().unwrap());
+    resolve.proxy_sha = Some(fx.proxy_1_7.clone());
+    let pin = release::resolve(&resolve, &r).unwrap();
+    let mut opts = PrepareOptions::new(&workdir);
+    opts.fetch_tree = false;
+    opts.istio_repo = istio.clone();
+    let p = source::prepare(&opts, &pin, &r).unwrap();
+    assert_eq!(p.envoy_bootstrap, files.join("envoy_bootstrap.json"));
+    assert!(!p.files_fetched, "the 1.7 files were reused");
+}
+
+/// A work dir prepared for 1.6.14 and then for 1.7.8: the 1.7 files are fetched (the manifest
+/// of 1.6 does not pass for 1.7), and the bootstrap template is 1.7's.
+#[test]
+fn a_work_dir_moved_from_1_6_to_1_7_gets_the_1_7_files() {
+    let fx = Fixture::new();
+    let r = Reporter::silent();
+    let mut opts = PrepareOptions::new(fx.tmp("work"));
+    opts.fetch_tree = false;
+    opts.istio_repo = fx.file_url("istio");
+    let pin = |version: &str, sha: &str| {
+        let mut resolve = ResolveOptions::new(version.parse().unwrap());
+        resolve.proxy_sha = Some(sha.to_string());
+        release::resolve(&resolve, &r).unwrap()
+    };
+    let p16 = source::prepare(&opts, &pin("1.6.14", &fx.proxy_commits[1]), &r).unwrap();
+    assert!(
+        p16.envoy_bootstrap
+            .ends_with("files/envoy_bootstrap_v2.json")
+    );
+    let p17 = source::prepare(&opts, &pin("1.7.8", &fx.proxy_1_7), &r).unwrap();
+    assert!(p17.files_fetched);
+    assert!(p17.envoy_bootstrap.ends_with("files/envoy_bootstrap.json"));
+    assert_eq!(
+        fs::read_to_string(&p17.envoy_bootstrap).unwrap(),
+        bootstrap("1.7.8")
+    );
+    let paths: Vec<&str> = p17.manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "files/sidecar.env",
+            "files/envoy_bootstrap.json",
+            "files/istio-start.sh",
+            "files/istio.service"
+        ]
+    );
 }

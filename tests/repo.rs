@@ -1,35 +1,28 @@
 //! The yum repository end to end: packages signed by `proxy-rpm sign`, published by
 //! `scripts/publish-yum-repo.sh`, served over HTTP on 127.0.0.1 and installed by dnf with
-//! `gpgcheck=1` and `repo_gpgcheck=1`; and `scripts/install-vm-sidecar.sh` doing the same.
+//! `gpgcheck=1` and `repo_gpgcheck=1`, istio-sidecar pulling istio-proxy into a real root.
+//! (`scripts/install-vm-sidecar.sh` is tested in tests/vm_install.rs.)
 //!
 //! Every test here runs the publish script, which runs `proxy-rpm verify` on each RPM (see
 //! `support_repo::verify_program` for the stand-in used until `verify` exists).
 
 mod support;
 mod support_repo;
+mod support_root;
+mod support_sidecar;
+mod support_vm;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use support::{Fixture, have, run};
 use support_repo::{
-    Dnf, Gpg, HttpServer, Key, fails, package_version, primary, publish, publish_cmd,
-    repomd_entries, rpm_checksig, script, sign,
+    Dnf, Gpg, HttpServer, Key, fails, http_get, package_version, primary, publish, publish_cmd,
+    repo_tools, repomd_entries, repomd_records, rpm_checksig, script, sign,
 };
-
-fn tools() -> bool {
-    [
-        "gpg",
-        "rpmkeys",
-        "rpmbuild",
-        "createrepo_c",
-        "dnf",
-        "python3",
-        "flock",
-    ]
-    .iter()
-    .all(|t| have(t))
-}
+use support_root::Root;
+use support_vm::SidecarRepo;
 
 /// A fixture, a key, the signed glibc stub, an empty repository directory served over HTTP.
 struct World {
@@ -133,7 +126,7 @@ fn istio_versions(repo: &Path) -> Vec<String> {
 
 #[test]
 fn dnf_installs_from_the_published_repository_with_both_gpg_checks() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -208,7 +201,7 @@ fn dnf_installs_from_the_published_repository_with_both_gpg_checks() {
 
 #[test]
 fn tampered_packages_and_metadata_are_refused() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -275,7 +268,7 @@ fn tampered_packages_and_metadata_are_refused() {
 
 #[test]
 fn unsigned_packages_are_refused() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -324,7 +317,7 @@ fn unsigned_packages_are_refused() {
 
 #[test]
 fn upgrade_keeps_the_edited_sidecar_env_and_writes_rpmnew() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -387,7 +380,7 @@ fn upgrade_keeps_the_edited_sidecar_env_and_writes_rpmnew() {
 
 #[test]
 fn a_killed_publish_leaves_the_old_repository_serving() {
-    if !tools() || !have("mkfifo") {
+    if !repo_tools(&["mkfifo"]) {
         return;
     }
     let w = World::new();
@@ -460,7 +453,7 @@ fn a_killed_publish_leaves_the_old_repository_serving() {
 
 #[test]
 fn repodata_matches_plain_createrepo_c_and_reruns_change_nothing() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -547,9 +540,90 @@ fn repodata_matches_plain_createrepo_c_and_reruns_change_nothing() {
     );
 }
 
+/// The file names of a repodata/ directory.
+fn repodata_files(repodata: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(repodata)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The `repodata/` file names a repomd.xml text names.
+fn named(repomd: &str) -> BTreeSet<String> {
+    repomd_records(repomd)
+        .into_iter()
+        .map(|r| r.href.strip_prefix("repodata/").unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn repodata_keeps_the_current_and_the_previous_generation_only() {
+    if !repo_tools(&["curl"]) {
+        return;
+    }
+    let w = World::new();
+    let mut dnf: Option<Dnf> = None;
+    let repodata = w.snapshot().join("repodata");
+    let mut previous: Option<String> = None;
+    for (n, version) in ["1.6.10", "1.6.11", "1.6.12", "1.6.13", "1.6.14"]
+        .into_iter()
+        .enumerate()
+    {
+        // A different set of RPMs each time: the new version in, all but the newest two out.
+        let rpm = w.signed(version);
+        w.publish(&[&rpm, &w.stub], &["--keep", "2"]);
+        let current = std::fs::read_to_string(repodata.join("repomd.xml")).unwrap();
+
+        // Exactly: what the current and the previous repomd.xml name, repomd.xml, its
+        // signature and key.
+        let mut expected: BTreeSet<String> = ["repomd.xml", "repomd.xml.asc", "repomd.xml.key"]
+            .map(String::from)
+            .into();
+        expected.extend(named(&current));
+        expected.extend(previous.iter().flat_map(|p| named(p)));
+        assert_eq!(
+            repodata_files(&repodata),
+            expected,
+            "generation {}: repodata/ holds two generations of metadata",
+            n + 1
+        );
+
+        // A client that read the previous repomd.xml just before the swap still gets every
+        // file it names, as it names it, from the new snapshot.
+        if let Some(previous) = &previous {
+            let gone: Vec<String> = named(previous)
+                .difference(&named(&current))
+                .cloned()
+                .collect();
+            assert!(!gone.is_empty(), "generation {}: new metadata files", n + 1);
+            for record in repomd_records(previous) {
+                let url = format!("{}/el7/x86_64/{}", w.server.url(), record.href);
+                let out = w.fx.path().join("fetched");
+                assert_eq!(http_get(&url, &out), 200, "GET {url}");
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                    std::fs::read(&out).unwrap(),
+                ));
+                assert_eq!(record.checksum, format!("sha256:{digest}"), "GET {url}");
+            }
+        }
+
+        // The current metadata installs, as before.
+        let dnf = dnf.get_or_insert_with(|| w.dnf("generations"));
+        let action = if n == 0 { "install" } else { "upgrade" };
+        run(&mut dnf.cmd(&["--refresh", action, "istio-proxy"]));
+        let installed = dnf.installed();
+        assert!(
+            installed.contains(&format!("istio-proxy-{version}-1.el7.x86_64")),
+            "generation {}: {installed}",
+            n + 1
+        );
+        previous = Some(current);
+    }
+}
+
 #[test]
 fn createrepo_c_comes_from_pypi_when_not_on_path() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let w = World::new();
@@ -592,7 +666,7 @@ fn createrepo_c_comes_from_pypi_when_not_on_path() {
 
 #[test]
 fn publish_signs_the_metadata_with_a_passphrase_from_the_environment() {
-    if !tools() {
+    if !repo_tools(&[]) {
         return;
     }
     let fx = Fixture::new();
@@ -660,97 +734,6 @@ fn publish_signs_the_metadata_with_a_passphrase_from_the_environment() {
     assert!(check.status.success(), "{check:?}");
 }
 
-fn install_script(w: &World, dnf: &Dnf) -> Command {
-    let mut cmd = Command::new(script("install-vm-sidecar.sh"));
-    cmd.arg("--repo-url")
-        .arg(w.server.url())
-        .env("INSTALL_ROOT", &dnf.root)
-        .env("YUM", "dnf")
-        .env("YUM_OPTS", dnf.options().join(" "));
-    cmd
-}
-
-#[test]
-fn install_vm_sidecar_installs_and_checks_with_dnf() {
-    if !tools() || !have("curl") {
-        return;
-    }
-    let w = World::new();
-    let rpm = w.signed("1.6.14");
-    w.publish(&[&rpm, &w.stub], &[]);
-
-    // A key that is not the one expected: refused before anything is installed.
-    let wrong = Dnf::new(&w.fx.path().join("wrong-key"));
-    let err = fails(install_script(&w, &wrong).args(["--key-fingerprint", &"0".repeat(40)]));
-    assert!(err.contains("not trusting it"), "{err}");
-    assert!(!wrong.root.join("var/lib/rpm").exists() || !wrong.installed().contains("istio-proxy"));
-
-    let dnf = Dnf::new(&w.fx.path().join("vm"));
-    let out = run(install_script(&w, &dnf).args(["--key-fingerprint", &w.key.fpr]));
-    assert_eq!(
-        out.trim(),
-        "istio-proxy-1.6.14-1.el7.x86_64",
-        "stdout: what was installed"
-    );
-    let repo_file = std::fs::read_to_string(dnf.repos.join("istio-proxy.repo")).unwrap();
-    assert!(
-        repo_file.contains("gpgcheck=1\nrepo_gpgcheck=1\n"),
-        "{repo_file}"
-    );
-    assert!(
-        repo_file.contains(&format!(
-            "gpgkey=file://{}/etc/pki/rpm-gpg/RPM-GPG-KEY-proxy-rpm",
-            dnf.root.display()
-        )),
-        "{repo_file}"
-    );
-    assert!(
-        dnf.installed()
-            .contains(&format!("gpg-pubkey-{}-", w.key.short_id()))
-    );
-
-    // A broken install is reported: the binary removed behind rpm's back.
-    std::fs::remove_file(dnf.root.join("usr/local/bin/envoy")).unwrap();
-    let err = fails(&mut install_script(&w, &dnf));
-    assert!(
-        err.contains("rpm -V istio-proxy found changed or missing files"),
-        "{err}"
-    );
-}
-
-#[test]
-fn install_vm_sidecar_dry_run_prints_the_commands() {
-    let out = run(Command::new(script("install-vm-sidecar.sh"))
-        .args([
-            "--repo-url",
-            "https://repo.example/istio/",
-            "--version",
-            "1.6.14",
-            "--dry-run",
-        ])
-        .env_remove("INSTALL_ROOT")
-        .env_remove("YUM")
-        .env_remove("YUM_OPTS")
-        .env_remove("RPM"));
-    let expected = "\
-+ curl -fsSL --retry 3 -o /etc/pki/rpm-gpg/RPM-GPG-KEY-proxy-rpm https://repo.example/istio/RPM-GPG-KEY-proxy-rpm
-+ rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-proxy-rpm
-+ write /etc/yum.repos.d/istio-proxy.repo:
-|[istio-proxy]
-|name=istio-proxy (Envoy for Istio VMs) for CentOS 7 - $basearch
-|baseurl=https://repo.example/istio/el7/$basearch/
-|enabled=1
-|gpgcheck=1
-|repo_gpgcheck=1
-|gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-proxy-rpm
-|metadata_expire=1h
-+ yum -y install istio-proxy-1.6.14
-+ rpm -V istio-proxy
-+ /usr/local/bin/envoy --version
-";
-    assert_eq!(out, expected);
-}
-
 #[test]
 fn scripts_are_shellcheck_clean() {
     if !have("shellcheck") {
@@ -781,4 +764,79 @@ fn publish_refuses_bad_arguments() {
             .env("PROXY_RPM", "/nonexistent/proxy-rpm"),
     );
     assert!(err.contains("proxy-rpm verify"), "{err}");
+}
+
+#[test]
+fn dnf_install_istio_sidecar_pulls_istio_proxy_with_gpgcheck() {
+    if !support_vm::tools() {
+        return;
+    }
+    let Some(root) = Root::new() else { return };
+    let r = SidecarRepo::publish("1.6.14");
+    let repo_file = r.repo_file();
+    for line in ["gpgcheck=1", "repo_gpgcheck=1"] {
+        assert!(repo_file.lines().any(|l| l == line), "{line}: {repo_file}");
+    }
+
+    // Only the sidecar is asked for; dnf resolves its `istio-proxy = 1.6.14-1.el7`.
+    let dnf = r.dnf(&root);
+    let out = run(&mut dnf.cmd(&["install", "istio-sidecar"]));
+    let deps = out
+        .split("Installing dependencies:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("dnf installed no dependencies:\n{out}"));
+    let deps = deps.split("\n\n").next().unwrap();
+    assert!(deps.contains("istio-proxy"), "{deps}");
+    let installed = support_vm::installed(&root);
+    for nevra in [
+        "istio-sidecar-1.6.14-1.el7.x86_64".to_string(),
+        "istio-proxy-1.6.14-1.el7.x86_64".to_string(),
+        format!("gpg-pubkey-{}-", r.key.short_id()),
+    ] {
+        assert!(installed.contains(&nevra), "{nevra} in:\n{installed}");
+    }
+    // dnf checked the metadata signature, fetched the key and both packages over HTTP.
+    let requests = r.server.requests();
+    for path in [
+        "GET /el7/x86_64/repodata/repomd.xml.asc ",
+        "GET /RPM-GPG-KEY-proxy-rpm ",
+        "GET /el7/x86_64/istio-sidecar-1.6.14-1.el7.x86_64.rpm ",
+        "GET /el7/x86_64/istio-proxy-1.6.14-1.el7.x86_64.rpm ",
+    ] {
+        assert!(requests.contains(path), "{path} in:\n{requests}");
+    }
+    // The scriptlets ran in the root: the user exists, and nothing differs from the packages.
+    assert!(root.ids("istio-proxy").is_some(), "%pre made istio-proxy");
+    let verify = root.rpm(&[&"-V", &"istio-proxy", &"istio-sidecar"]);
+    assert!(
+        verify.status.success() && verify.stdout.is_empty(),
+        "{verify:?}"
+    );
+
+    // gpgcheck covers the sidecar too: the same package signed by another key, in a
+    // repository whose metadata matches it, is refused.
+    let stranger = r.gpg.rsa("stranger@localhost");
+    let plain = r.repo.join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let forged = plain.join(r.sidecar.file_name().unwrap());
+    std::fs::copy(r.inputs.sidecar(&[]), &forged).unwrap();
+    sign(&forged, &stranger);
+    for rpm in [&r.proxy, &r.names] {
+        std::fs::copy(rpm, plain.join(rpm.file_name().unwrap())).unwrap();
+    }
+    run(Command::new("createrepo_c")
+        .args(["-q", "--general-compress-type=gz"])
+        .arg(&plain));
+    let other = Dnf::new(&r.dir.path().join("forged"));
+    other.add_repo(
+        "istio-proxy",
+        &format!(
+            "[istio-proxy-plain]\nname=plain\nbaseurl={}/plain/\ngpgcheck=1\nrepo_gpgcheck=0\ngpgkey={}/RPM-GPG-KEY-proxy-rpm\n",
+            r.server.url(),
+            r.server.url()
+        ),
+    );
+    let err = fails(&mut other.cmd(&["install", "istio-sidecar"]));
+    assert!(err.contains("GPG check FAILED"), "{err}");
+    assert!(!other.installed().contains("istio-sidecar"), "{err}");
 }

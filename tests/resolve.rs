@@ -6,7 +6,10 @@ mod support_git;
 use proxy_rpm::Reporter;
 use proxy_rpm::release::{self, IstioVersion, PinSource, ResolveOptions};
 use proxy_rpm::source::Network;
-use support_git::{Fixture, GitHttp, PIN_1_6_13, PIN_1_6_14, closed_port, proxy_rpm};
+use support_git::{Fixture, GitHttp, PIN_1_6_13, PIN_1_6_14, PIN_1_7_8, closed_port, proxy_rpm};
+
+/// What every refusal of a release ends with.
+const SUPPORTED: &str = "supported releases: Istio 1.6.0 to 1.6.14, 1.7.0 to 1.7.8";
 
 /// No waiting between tries in tests.
 const FAST: &str = "--retry-delay-ms=0";
@@ -21,12 +24,24 @@ fn offline_prints_the_builtin_pin_of_1_6_14() {
 
 #[test]
 fn every_builtin_release_resolves_offline() {
-    for (version, sha) in release::PINS {
+    let pins = release::pins();
+    // Every release of both lines: 1.6.0 to 1.6.14 and 1.7.0 to 1.7.8.
+    let versions: Vec<String> = pins.iter().map(|(v, _)| v.to_string()).collect();
+    let expected: Vec<String> = (0..=14)
+        .map(|p| format!("1.6.{p}"))
+        .chain((0..=8).map(|p| format!("1.7.{p}")))
+        .collect();
+    assert_eq!(versions, expected);
+    for (version, sha) in &pins {
         let run = proxy_rpm(&["-q", "resolve", "--offline", &version.to_string()], &[]);
         assert!(run.ok, "{version}: {}", run.stderr);
         assert_eq!(run.stdout.trim(), *sha);
         assert_eq!(run.stderr, "", "-q prints nothing on success");
     }
+    // Two facts from `git show TAG:istio.deps` at the tags, as the table must have them.
+    let pin_of = |v: &str| pins.iter().find(|(p, _)| p.to_string() == v).unwrap().1;
+    assert_eq!(pin_of("1.7.8"), PIN_1_7_8);
+    assert_eq!(pin_of("1.7.0"), "f642a7fd07d0a99944a6e3529566e7985829839c");
 }
 
 #[test]
@@ -47,8 +62,8 @@ fn malformed_versions_get_one_line_naming_the_supported_releases() {
         assert_eq!(
             run.stderr,
             format!(
-                "error: invalid Istio version {bad:?}: expected an exact release such as 1.6.14; \
-                 supported releases: Istio 1.6.0 to 1.6.14\n"
+                "error: invalid Istio version {bad:?}: expected an exact release such as 1.7.8; \
+                 {SUPPORTED}\n"
             )
         );
         // The library refuses the same text the same way.
@@ -60,8 +75,9 @@ fn malformed_versions_get_one_line_naming_the_supported_releases() {
 fn unknown_and_unsupported_releases_are_refused() {
     for (version, why) in [
         ("1.6.15", "is not a release this tool knows"),
-        ("1.7.0", "is outside the release line this tool builds"),
-        ("1.5.10", "is outside the release line this tool builds"),
+        ("1.7.9", "is not a release this tool knows"),
+        ("1.8.0", "is outside the release lines this tool builds"),
+        ("1.5.10", "is outside the release lines this tool builds"),
     ] {
         // Refused before any network access: the repository URL leads nowhere.
         let run = proxy_rpm(
@@ -71,9 +87,39 @@ fn unknown_and_unsupported_releases_are_refused() {
         assert_eq!(run.code, Some(1));
         assert_eq!(
             run.stderr,
-            format!("error: Istio {version} {why}; supported releases: Istio 1.6.0 to 1.6.14\n")
+            format!("error: Istio {version} {why}; {SUPPORTED}\n")
         );
     }
+    // `build` and `prepare` refuse the same way, before anything else.
+    for sub in ["build", "prepare"] {
+        let run = proxy_rpm(&[sub, "1.8.0", "--workdir", "/nonexistent/w"], &[]);
+        assert_eq!(run.code, Some(1), "{sub}: {}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: Istio 1.8.0 is outside the release lines this tool builds; {SUPPORTED}\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_1_7_release_is_confirmed_by_its_tag() {
+    let fx = Fixture::new();
+    let url = fx.file_url("istio");
+    let run = proxy_rpm(&["resolve", "1.7.8", "--istio-repo", &url], &[]);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{PIN_1_7_8}\n"));
+    assert!(run.stderr.contains("agree"), "{}", run.stderr);
+    // A tag the fixture lacks: the table knows 1.7.7, the repository does not.
+    let run = proxy_rpm(&["resolve", "1.7.7", "--istio-repo", &url], &[]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.error()
+            .starts_with(&format!("error: could not fetch tag 1.7.7 from {url}")),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -30,8 +30,11 @@ pub struct Layout {
     pub repository_cache: PathBuf,
     /// `$HOME` inside the container (bazelisk, Go and Bazel keep caches there).
     pub home: PathBuf,
-    /// The `--bazelrc` files and `--distdir` directories, absolute.
-    pub bazelrc: Vec<PathBuf>,
+    /// The one rc passed with `--bazelrc`: `WORKDIR/bazel/compile.bazelrc` (see `rc`).
+    pub bazelrc: PathBuf,
+    /// What it imports: prepare's rc files, then the user's, absolute.
+    pub rc_imports: Vec<PathBuf>,
+    /// The `--distdir` directories, absolute.
     pub distdir: Vec<PathBuf>,
 }
 
@@ -44,8 +47,15 @@ impl Layout {
         let all = |paths: &[PathBuf]| -> std::io::Result<Vec<PathBuf>> {
             paths.iter().map(|p| absolute(p)).collect()
         };
+        let imports: Vec<PathBuf> = options
+            .our_bazelrc
+            .iter()
+            .chain(&options.user_bazelrc)
+            .cloned()
+            .collect();
         Ok(Layout {
-            bazelrc: all(&options.bazelrc)?,
+            bazelrc: super::rc::path(&workdir),
+            rc_imports: all(&imports)?,
             distdir: all(&options.distdir)?,
             log: workdir.join("logs").join("compile.log"),
             output: workdir.join("out").join("envoy"),
@@ -93,7 +103,8 @@ pub fn absolute(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// `bazel <startup options> build <build options> //src/envoy:envoy`. Startup options (output
-/// base, install root, `--bazelrc`) must come before the command or Bazel rejects them.
+/// base, install root, `--bazelrc`) must come before the command or Bazel rejects them. One
+/// `--bazelrc` only: Bazel 2.2.0 honours a single one (see `rc`).
 pub fn bazel_args(options: &CompileOptions, layout: &Layout) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let flag = |name: &str, value: &Path| {
@@ -103,24 +114,20 @@ pub fn bazel_args(options: &CompileOptions, layout: &Layout) -> Vec<OsString> {
     };
     args.push(flag("output_user_root", &layout.output_user_root));
     args.push(flag("output_base", &layout.output_base));
-    for rc in &layout.bazelrc {
-        args.push(flag("bazelrc", rc));
-    }
+    args.push(flag("bazelrc", &layout.bazelrc));
     args.push("build".into());
     args.push("--config=release".into());
     args.push(flag("repository_cache", &layout.repository_cache));
     for dir in &layout.distdir {
         args.push(flag("distdir", dir));
     }
-    if let Some(jobs) = options.jobs {
+    if let Some(jobs) = options
+        .jobs
+        .or_else(|| super::remote::default_jobs(&options.remote))
+    {
         args.push(format!("--jobs={jobs}").into());
     }
-    if let Some(url) = &options.remote_cache {
-        args.push(format!("--remote_cache={url}").into());
-    }
-    if let Some(url) = &options.remote_executor {
-        args.push(format!("--remote_executor={url}").into());
-    }
+    args.extend(super::remote::bazel_flags(&options.remote));
     args.extend(options.bazel_args.iter().map(OsString::from));
     args.push(TARGET.into());
     args
@@ -139,6 +146,16 @@ pub fn action_counts(line: &str) -> Option<(u64, u64)> {
         digits.parse().ok()
     };
     Some((number(done)?, number(total)?))
+}
+
+/// The last `INFO: N processes: …` line of a compile log, without `INFO: ` (the summary of
+/// the last Bazel run there), for summaries after the fact.
+pub fn last_process_summary(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .find_map(process_summary)
+        .map(str::to_string)
 }
 
 /// Bazel's summary of how actions ran, e.g. `INFO: 6 processes: 2 remote cache hit, 4 internal.`

@@ -4,21 +4,28 @@
 //! rerun after a failure or a kill resumes from Bazel's output base and repository cache.
 
 mod command;
+mod farm;
 mod output;
+pub mod rc;
+pub mod remote;
+mod remote_report;
+pub mod secret;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::container::args::{Mount, RunSpec, WORKDIR_LABEL};
-use crate::container::guard::ContainerGuard;
-use crate::container::interrupt::{Watch, signal_name};
+use crate::container::args::{Mount, PASS_ENV};
+use crate::container::job::Job;
 use crate::container::{self, Engine, EngineChoice};
 use crate::error::IoContext;
-use crate::run::{ChildPids, Cmd};
+use crate::run::Cmd;
 use crate::{Error, Reporter, Result};
 
-pub use command::{Layout, OUTPUT, TARGET, action_counts, bazel_args, output_base};
+pub use command::{
+    Layout, OUTPUT, TARGET, action_counts, bazel_args, last_process_summary, output_base,
+};
 pub use output::copy_output;
+pub use remote::Remote;
 
 #[derive(clap::Args, Debug)]
 pub struct CompileArgs {
@@ -34,9 +41,6 @@ pub struct CompileArgs {
     /// Builder image (default: the built-in CentOS 7 image, built if missing).
     #[arg(long)]
     pub image: Option<String>,
-    /// Extra Bazel rc file (repeatable; default: WORKDIR/bazel/*.bazelrc from `prepare`).
-    #[arg(long = "bazelrc", value_name = "PATH")]
-    pub bazelrc: Vec<PathBuf>,
     #[command(flatten)]
     pub flags: BazelFlags,
     /// Print the command instead of running it.
@@ -53,18 +57,18 @@ pub struct BazelFlags {
     /// Bazel's --jobs.
     #[arg(long)]
     pub jobs: Option<u32>,
+    /// A Bazel rc file imported after prepare's (repeatable, in order), so prepare's CentOS 7
+    /// settings stay; compile passes Bazel one generated rc that imports them all.
+    #[arg(long = "bazelrc", value_name = "PATH")]
+    pub bazelrc: Vec<PathBuf>,
     /// An argument passed to `bazel build` as is (repeatable).
     #[arg(long = "bazel-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub bazel_args: Vec<String>,
     /// A directory of pre-downloaded archives for offline builds (repeatable).
     #[arg(long, value_name = "DIR")]
     pub distdir: Vec<PathBuf>,
-    /// Bazel remote cache (e.g. http://cache:8080 or grpc://…), shared by a team.
-    #[arg(long, value_name = "URL")]
-    pub remote_cache: Option<String>,
-    /// Bazel remote execution service (a build farm).
-    #[arg(long, value_name = "URL")]
-    pub remote_executor: Option<String>,
+    #[command(flatten)]
+    pub remote: Remote,
     /// C compiler Bazel configures with.
     #[arg(long, default_value = "clang")]
     pub cc: String,
@@ -84,10 +88,10 @@ impl BazelFlags {
             None => default_cache_dir()?,
         };
         options.jobs = self.jobs;
+        options.user_bazelrc = self.bazelrc.clone();
         options.bazel_args = self.bazel_args.clone();
         options.distdir = self.distdir.clone();
-        options.remote_cache = self.remote_cache.clone();
-        options.remote_executor = self.remote_executor.clone();
+        options.remote = self.remote.clone();
         options.cc = self.cc.clone();
         options.cxx = self.cxx.clone();
         options.bazel = self.bazel.clone();
@@ -107,27 +111,30 @@ impl CompileArgs {
             }
         };
         let engine = container::detect(self.engine)?;
+        // Without --image: the base image, or the variant the release's line needs (built
+        // FROM it), as `build` uses.
         let image = match (&engine, self.image) {
             (_, Some(image)) => image,
             (None, None) => String::new(),
-            (Some(engine), None) if self.dry_run => {
-                container::image_plan(&container::ImageOptions::new(engine.clone()))?.tag
-            }
-            (Some(engine), None) => {
-                container::build_image(&container::ImageOptions::new(engine.clone()), reporter)?.tag
-            }
-        };
-        let bazelrc = if self.bazelrc.is_empty() {
-            default_bazelrcs(&workdir)
-        } else {
-            self.bazelrc
+            (Some(engine), None) => container::variant::release_image(
+                engine,
+                self.version.as_deref(),
+                self.dry_run,
+                reporter,
+            )?,
         };
         let mut options = CompileOptions::new(workdir, engine, &image)?;
-        options.bazelrc = bazelrc;
         self.flags.apply(&mut options)?;
         if self.dry_run {
             for cmd in plan(&options)? {
                 println!("{}", cmd.display());
+            }
+            let layout = Layout::of(&options).at(&options.workdir)?;
+            for line in rc::describe(&layout.bazelrc, &layout.rc_imports) {
+                println!("# {line}");
+            }
+            for line in remote::plan_lines(&planned(&options)) {
+                println!("# {line}");
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -146,13 +153,15 @@ pub struct CompileOptions {
     /// The builder image (ignored on the host).
     pub image: String,
     pub cache_dir: PathBuf,
-    /// Passed as `--bazelrc` startup options, in order.
-    pub bazelrc: Vec<PathBuf>,
+    /// prepare's rc files (the CentOS 7 cxxopts), imported first by the generated rc.
+    pub our_bazelrc: Vec<PathBuf>,
+    /// The user's `--bazelrc` files, imported after ours, in order.
+    pub user_bazelrc: Vec<PathBuf>,
     pub jobs: Option<u32>,
     pub bazel_args: Vec<String>,
     pub distdir: Vec<PathBuf>,
-    pub remote_cache: Option<String>,
-    pub remote_executor: Option<String>,
+    /// Remote cache and build farm; `remote.image` is filled in by compile's preflight.
+    pub remote: Remote,
     pub cc: String,
     pub cxx: String,
     pub bazel: String,
@@ -163,7 +172,8 @@ impl CompileOptions {
     pub fn new(workdir: impl Into<PathBuf>, engine: Option<Engine>, image: &str) -> Result<Self> {
         let workdir = workdir.into();
         Ok(CompileOptions {
-            bazelrc: default_bazelrcs(&workdir),
+            our_bazelrc: default_bazelrcs(&workdir),
+            user_bazelrc: Vec::new(),
             workdir,
             engine,
             image: image.to_string(),
@@ -171,8 +181,7 @@ impl CompileOptions {
             jobs: None,
             bazel_args: Vec::new(),
             distdir: Vec::new(),
-            remote_cache: None,
-            remote_executor: None,
+            remote: Remote::default(),
             cc: "clang".into(),
             cxx: "clang++".into(),
             bazel: "bazel".into(),
@@ -205,7 +214,8 @@ pub fn default_cache_dir() -> Result<PathBuf> {
         .ok_or_else(|| Error::input("HOME is not set: pass --cache-dir DIR"))
 }
 
-/// The rc files `prepare` wrote: `WORKDIR/bazel/*.bazelrc` (and `WORKDIR/bazel/bazelrc`), sorted.
+/// The rc files `prepare` wrote: `WORKDIR/bazel/*.bazelrc` (and `WORKDIR/bazel/bazelrc`),
+/// sorted, but not the one compile generates.
 pub fn default_bazelrcs(workdir: &Path) -> Vec<PathBuf> {
     let dir = workdir.join("bazel");
     let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -216,7 +226,8 @@ pub fn default_bazelrcs(workdir: &Path) -> Vec<PathBuf> {
         .filter(|p| {
             p.is_file()
                 && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n == "bazelrc" || (n.ends_with(".bazelrc") && !n.starts_with('.'))
+                    n == "bazelrc"
+                        || (n.ends_with(".bazelrc") && !n.starts_with('.') && n != rc::FILE_NAME)
                 })
         })
         .collect();
@@ -227,14 +238,26 @@ pub fn default_bazelrcs(workdir: &Path) -> Vec<PathBuf> {
 /// The commands `compile` would run, for `--dry-run` plans (the container name is one
 /// example of the unique names a real run picks).
 pub fn plan(options: &CompileOptions) -> Result<Vec<Cmd>> {
-    let layout = Layout::of(options).at(&options.workdir)?;
-    Ok(vec![
-        bazel_cmd(options, &layout, &container::args::unique_name("compile"))?.0,
-    ])
+    remote::validate(options)?;
+    let options = planned(options);
+    let layout = Layout::of(&options).at(&options.workdir)?;
+    Ok(vec![bazel_job(&options, &layout).plan()?])
+}
+
+/// The options as a plan shows them: the farm's image from the push record, if any.
+fn planned(options: &CompileOptions) -> CompileOptions {
+    let mut options = options.clone();
+    if options.remote.remote_executor.is_some() && options.remote.image.is_none() {
+        options.remote.image = remote::recorded(&options);
+    }
+    options
 }
 
 /// Run Bazel and copy the binary to `WORKDIR/out/envoy` (mode 0755, owned by the caller).
 pub fn compile(options: &CompileOptions, reporter: &Reporter) -> Result<PathBuf> {
+    let mut options = options.clone();
+    options.remote.image = remote::check(&options, reporter)?;
+    let options = &options;
     let layout = Layout::of(options).at(&options.workdir)?;
     if !layout.tree.is_dir() {
         return Err(Error::input(format!(
@@ -253,102 +276,111 @@ pub fn compile(options: &CompileOptions, reporter: &Reporter) -> Result<PathBuf>
     ] {
         std::fs::create_dir_all(dir).at(dir)?;
     }
-    if let Some(engine) = &options.engine {
-        let exists = engine
-            .image_inspect(&options.image, "{{.Id}}")
-            .read(reporter);
-        if exists.is_err() {
-            return Err(container::missing_image(&options.image));
-        }
-    }
-    let name = container::args::unique_name("compile");
-    let (cmd, container_name) = bazel_cmd(options, &layout, &name)?;
-    let pids = ChildPids::new();
-    let cmd = cmd.log(&layout.log).track(&pids);
-    // Dropped in reverse order: the watch stops reacting to signals, then the guard removes
-    // the container if anything is left of it.
-    let _guard = match (&options.engine, &container_name) {
-        (Some(engine), Some(name)) => Some(ContainerGuard::new(engine, name, reporter)),
-        _ => None,
+    let headers = secret::headers(options.remote.remote_header_file.as_deref())?;
+    write_rc(options, &layout, !headers.is_empty(), reporter)?;
+    // Removed (and redacted from Bazel's server log) when dropped, however the run ends.
+    let _headers = match headers.is_empty() {
+        true => None,
+        false => Some(secret::HeaderFile::write(
+            &layout.workdir,
+            &layout.output_base,
+            &layout.log,
+            &headers,
+        )?),
     };
-    let watch = Watch::new(&pids, options.engine.clone().zip(container_name.clone()))?;
-
-    let step = reporter.step("compile");
     let mut summary = None;
-    let result = cmd.run_lines(reporter, |line| {
+    let ran = bazel_job(options, &layout).run(reporter, |line, step| {
         if let Some((done, total)) = action_counts(line) {
             step.message(format!("[{done} / {total}] actions"));
         } else if let Some(s) = command::process_summary(line) {
             summary = Some(s.to_string());
         }
     });
-    if let Some(signal) = watch.signal() {
-        step.finish("interrupted");
-        let what = match &container_name {
-            Some(name) => format!("container {name} removed"),
-            None => "Bazel stopped".to_string(),
-        };
-        return Err(Error::failed(format!(
-            "compile interrupted by {}: {what}; rerun to resume from the Bazel cache in {} (log: {})",
-            signal_name(signal),
+    let step = ran.map_err(|stop| {
+        let hint = format!(
+            "rerun to resume from the Bazel cache in {} (log: {})",
             layout.cache_dir.display(),
             layout.log.display()
-        )));
-    }
-    if let Err(e) = result {
-        step.finish("failed");
-        return Err(e.into());
-    }
+        );
+        secret::scrub(stop.into_error("compile", "Bazel", &hint), &headers)
+    })?;
     copy_output(&layout.tree.join(OUTPUT), &layout.output)?;
     step.finish("done");
+    if let Some(line) = remote::summary(&options.remote, summary.as_deref()) {
+        reporter.info(format!("    remote: {line}"));
+    }
     if let Some(summary) = summary {
         reporter.info(format!("    bazel: {summary}"));
     }
     Ok(layout.output)
 }
 
-/// The Bazel command, on the host or wrapped in `engine run`; the container name when wrapped.
-fn bazel_cmd(
+/// Check that every rc file to import is there, then write the one rc Bazel is given (with a
+/// `try-import` of the remote headers' file when there are headers; a stale one goes).
+fn write_rc(
     options: &CompileOptions,
     layout: &Layout,
-    name: &str,
-) -> Result<(Cmd, Option<String>)> {
-    let args = bazel_args(options, layout);
-    let Some(engine) = &options.engine else {
-        let cmd = Cmd::new(&options.bazel)
-            .args(args)
-            .dir(&layout.tree)
-            .env("CC", &options.cc)
-            .env("CXX", &options.cxx);
-        return Ok((cmd, None));
-    };
-    let (uid, gid) = container::caller_ids()?;
-    let mut spec = RunSpec::new(&options.image, "compile");
-    spec.name = name.to_string();
-    spec.labels = vec![(
-        WORKDIR_LABEL.to_string(),
-        layout.workdir.to_string_lossy().into_owned(),
-    )];
-    spec.mounts = mounts(layout);
-    spec.workdir = Some(layout.tree.clone());
-    spec.user = Some((uid, gid));
-    spec.set_env = vec![
-        ("HOME".into(), layout.home.to_string_lossy().into_owned()),
-        // Bazel refuses to start without a user name; the container's uid may have none.
-        ("USER".into(), "proxy-rpm".into()),
-        ("CC".into(), options.cc.clone()),
-        ("CXX".into(), options.cxx.clone()),
-    ];
-    // Our output is a pipe to the log (and Bazel's curses output would garble it): no TTY.
-    spec.tty = false;
-    spec.command = std::iter::once(options.bazel.clone().into())
-        .chain(args)
-        .collect();
-    Ok((spec.to_cmd(engine)?, Some(name.to_string())))
+    headers: bool,
+    reporter: &Reporter,
+) -> Result<()> {
+    if options.our_bazelrc.is_empty() {
+        reporter.warn(format!(
+            "no bazelrc from prepare in {}: building without the CentOS 7 cxxopts; run \
+             `proxy-rpm prepare VERSION --workdir {}` first",
+            layout.workdir.join("bazel").display(),
+            options.workdir.display()
+        ));
+    }
+    for file in &layout.rc_imports {
+        if !file.is_file() {
+            return Err(Error::input(format!(
+                "--bazelrc {}: no such file; give an existing Bazel rc file",
+                file.display()
+            )));
+        }
+    }
+    let mut text = rc::contents(&layout.rc_imports);
+    let header_file = secret::path(&layout.workdir);
+    if headers {
+        text.push_str(&rc::try_import(&header_file));
+    } else {
+        let _ = std::fs::remove_file(&header_file);
+    }
+    crate::atomic::write(&layout.bazelrc, text.as_bytes(), 0o644)?;
+    Ok(())
 }
 
-/// The work dir and cache dir read-write; rc files and distdirs outside them read-only.
-fn mounts(layout: &Layout) -> Vec<Mount> {
+/// Bazel, on the host or in the builder container. In the container `HOME` is in the cache
+/// dir and `USER` is set: Bazel refuses to start without a user name, and the container's uid
+/// may have none. The proxy variables and BAZELISK_BASE_URL go in by name when set: bazelisk
+/// reads that one as a mirror of Bazel's release binaries and appends `/<VERSION>/<FILE>`
+/// (bazelbuild/bazelisk@v1.10.1:README.md). On the host Bazel inherits them.
+fn bazel_job(options: &CompileOptions, layout: &Layout) -> Job {
+    Job {
+        purpose: "compile",
+        engine: options.engine.clone(),
+        image: options.image.clone(),
+        workdir: layout.workdir.clone(),
+        mounts: mounts(layout, &remote::files(&options.remote)),
+        dir: layout.tree.clone(),
+        env: vec![
+            ("CC".into(), options.cc.clone()),
+            ("CXX".into(), options.cxx.clone()),
+        ],
+        container_env: vec![
+            ("HOME".into(), layout.home.to_string_lossy().into_owned()),
+            ("USER".into(), "proxy-rpm".into()),
+        ],
+        pass_env: PASS_ENV,
+        program: options.bazel.clone(),
+        args: bazel_args(options, layout),
+        log: layout.log.clone(),
+    }
+}
+
+/// The work dir and cache dir read-write; imported rc files, distdirs and the farm's TLS and
+/// credential files outside them read-only (the generated rc is in the work dir).
+fn mounts(layout: &Layout, remote_files: &[PathBuf]) -> Vec<Mount> {
     let mut mounts = vec![
         Mount {
             path: layout.workdir.clone(),
@@ -359,7 +391,12 @@ fn mounts(layout: &Layout) -> Vec<Mount> {
             read_only: false,
         },
     ];
-    for path in layout.bazelrc.iter().chain(&layout.distdir) {
+    for path in layout
+        .rc_imports
+        .iter()
+        .chain(&layout.distdir)
+        .chain(remote_files)
+    {
         if !mounts.iter().any(|m| path.starts_with(&m.path)) {
             mounts.push(Mount {
                 path: path.clone(),

@@ -17,18 +17,48 @@ pub const BUILD_LABEL: &str = "io.proxy-rpm.build";
 /// The label naming the work dir a build container works on.
 pub const WORKDIR_LABEL: &str = "io.proxy-rpm.workdir";
 
+/// The proxy variable names (both cases), then `$extra`: every list of names passed into a
+/// container starts with these.
+macro_rules! proxies_and {
+    ($($extra:literal),*) => {
+        &[
+            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+            $($extra),*
+        ]
+    };
+}
+
+/// The proxy variables alone: what an image build gets by name (docker and podman predefine
+/// them as build arguments), never `BAZELISK_BASE_URL`, which is for bazelisk in the compile
+/// container, not for the image build.
+pub const PROXY_ENV: &[&str] = proxies_and!();
+
 /// Environment passed into build containers by name only: the value never appears on our
-/// command line (proxy URLs may carry credentials), and unset names are left out.
-pub const PASS_ENV: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    // Where bazelisk downloads Bazel from: a mirror for users who cannot reach the default.
-    "BAZELISK_BASE_URL",
-];
+/// command line (proxy URLs may carry credentials), and unset names are left out. This is
+/// compile's list: with `BAZELISK_BASE_URL`, where bazelisk downloads Bazel from (a mirror for
+/// users who cannot reach the default).
+pub const PASS_ENV: &[&str] = proxies_and!("BAZELISK_BASE_URL");
+
+/// The Go build of pilot-agent's list: Go's module download settings, which go 1.14 reads
+/// (GOINSECURE came with 1.14, golang/go@42db1da8; the others with 1.13), and GOFLAGS.
+pub const GO_PASS_ENV: &[&str] = proxies_and!(
+    "GOPROXY",
+    "GOSUMDB",
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GONOSUMDB",
+    "GOINSECURE",
+    "GOFLAGS"
+);
+
+/// The names of `names` that are set in our environment.
+pub fn set_names(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| std::env::var_os(n).is_some())
+        .map(|n| n.to_string())
+        .collect()
+}
 
 /// Which of our standard streams are terminals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +164,7 @@ pub struct RunSpec {
     pub workdir: Option<PathBuf>,
     /// The caller's uid and gid (see [`Engine::user_args`]).
     pub user: Option<(u32, u32)>,
-    /// Names from [`PASS_ENV`] that are set here.
+    /// Names from [`PASS_ENV`] (or another list) that are set here.
     pub pass_env: Vec<String>,
     /// Variables set to fixed values (e.g. `CC=clang`).
     pub set_env: Vec<(String, String)>,
@@ -152,11 +182,7 @@ impl RunSpec {
             mounts: Vec::new(),
             workdir: None,
             user: None,
-            pass_env: PASS_ENV
-                .iter()
-                .filter(|n| std::env::var_os(n).is_some())
-                .map(|n| n.to_string())
-                .collect(),
+            pass_env: set_names(PASS_ENV),
             set_env: Vec::new(),
             tty: false,
             command: Vec::new(),
@@ -166,8 +192,11 @@ impl RunSpec {
     pub fn to_cmd(&self, engine: &Engine) -> Result<Cmd> {
         let mut cmd = engine.cmd().arg("run");
         cmd = cmd.args(lifecycle_args(&self.name, &self.labels));
-        // The image is ours and local: never reach for a registry because of a typo.
-        cmd = cmd.arg("--pull=never");
+        // The image is ours and local: never reach for a registry because of a typo. Older
+        // engines lack the flag; compile's check that the image exists stands in for it.
+        if engine.supports_pull_never() {
+            cmd = cmd.arg("--pull=never");
+        }
         // SELinux hosts would refuse the bind mounts; relabeling the user's files is worse.
         cmd = cmd.args(["--security-opt", "label=disable"]);
         if let Some((uid, gid)) = self.user {
@@ -195,6 +224,7 @@ impl RunSpec {
 mod tests {
     use super::*;
     use crate::container::EngineKind;
+    use crate::preflight::Version;
 
     fn words(cmd: &Cmd) -> Vec<String> {
         cmd.arguments()
@@ -246,13 +276,35 @@ mod tests {
     }
 
     #[test]
+    fn the_go_build_gets_proxies_and_go_settings_but_not_bazelisks_mirror() {
+        assert_eq!(PASS_ENV[..6], GO_PASS_ENV[..6]);
+        assert!(
+            PASS_ENV[..6]
+                .iter()
+                .all(|n| n.ends_with("_PROXY") || n.ends_with("_proxy"))
+        );
+        assert!(!GO_PASS_ENV.contains(&"BAZELISK_BASE_URL"));
+        for name in [
+            "GOPROXY",
+            "GOFLAGS",
+            "GONOSUMDB",
+            "GOPRIVATE",
+            "GOSUMDB",
+            "GONOPROXY",
+        ] {
+            assert!(GO_PASS_ENV.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
     fn names_are_unique() {
         assert_ne!(unique_name("x"), unique_name("x"));
     }
 
     #[test]
     fn run_command_line() {
-        let engine = Engine::new(EngineKind::Docker, "docker", false);
+        let engine =
+            Engine::new(EngineKind::Docker, "docker", false).with_version(Some(Version(20, 10, 0)));
         let mut spec = RunSpec::new("img:1", "compile");
         spec.name = "n1".into();
         spec.labels = vec![(WORKDIR_LABEL.into(), "/w".into())];
@@ -296,5 +348,26 @@ mod tests {
             ]
         );
         assert!(!words(&cmd).iter().any(|w| w == "-i" || w == "-it"));
+    }
+
+    #[test]
+    fn pull_flag_only_for_engines_that_have_it() {
+        let spec = RunSpec::new("img:1", "compile");
+        let has_pull = |engine: Engine| {
+            words(&spec.to_cmd(&engine).unwrap())
+                .iter()
+                .any(|w| w.starts_with("--pull"))
+        };
+        let docker = Engine::new(EngineKind::Docker, "docker", false);
+        assert!(!has_pull(
+            docker.clone().with_version(Some(Version(19, 3, 15)))
+        ));
+        assert!(!has_pull(docker.clone()));
+        assert!(has_pull(docker.with_version(Some(Version(28, 2, 2)))));
+        let podman = Engine::new(EngineKind::Podman, "podman", true);
+        assert!(!has_pull(
+            podman.clone().with_version(Some(Version(1, 5, 1)))
+        ));
+        assert!(has_pull(podman.with_version(Some(Version(1, 6, 4)))));
     }
 }

@@ -1,16 +1,18 @@
 //! The CentOS 7 builder image: `proxy-rpm image`. The default tag carries a hash of the
-//! Dockerfile (and of the build arguments that change the image), so an edited Dockerfile gets
-//! a new image and an unchanged one is reused without running the engine's build at all.
+//! Dockerfile, the files it copies in (the toolchain check) and the build arguments that change
+//! the image, so an edited Dockerfile gets a new image and an unchanged one is reused without
+//! running the engine's build at all. `proxy-rpm image --image X` checks an existing image.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sha2::{Digest, Sha256};
 
-use super::args::PASS_ENV;
+use super::toolchain::{self, TOOLCHAIN_CHECK, TOOLCHAIN_CHECK_FILE};
+use super::variant::{self, Variant};
 use super::{Engine, EngineChoice};
 use crate::error::IoContext;
-use crate::run::Cmd;
+use crate::run::{Cmd, CommandError};
 use crate::{Error, Reporter, Result};
 
 /// The Dockerfile of this repository, built in so that an installed binary can build it.
@@ -23,6 +25,30 @@ pub const HASH_LABEL: &str = "io.proxy-rpm.dockerfile-sha256";
 
 /// Where the built-in Dockerfile is written for a build; shown as is in plans.
 const BUILTIN_PLACEHOLDER: &str = "$TMPDIR/proxy-rpm-image";
+
+pub use super::args::PROXY_ENV;
+
+/// What the engine says when the base image's registry cannot be reached (podman's
+/// "initializing source docker://…: pinging container registry …: dial tcp …", docker's
+/// "failed to resolve source metadata …: no such host" and the like), lower case.
+const REGISTRY_ERRORS: &[&str] = &[
+    "pinging container registry",
+    "initializing source docker://",
+    "failed to resolve source metadata",
+    "error pulling image configuration",
+    "dial tcp",
+    "no such host",
+    "tls handshake timeout",
+    "i/o timeout",
+    "manifest unknown",
+    "toomanyrequests",
+    "pull access denied",
+];
+
+/// The way out when the base image cannot be pulled.
+const REGISTRY_HINT: &str = "the base image's registry cannot be reached: pull CentOS 7 from a \
+    registry mirror you can reach with `proxy-rpm image --build-arg BASE_IMAGE=<mirror>/centos:7`, \
+    or give `proxy-rpm build --image` an existing builder image";
 
 #[derive(clap::Args, Debug)]
 pub struct ImageArgs {
@@ -44,22 +70,80 @@ pub struct ImageArgs {
     /// Append the engine's output to this file instead of printing it.
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Check this existing image's toolchain instead of building one.
+    #[arg(long, conflicts_with_all = ["tag", "dockerfile", "context", "build_args", "log"])]
+    pub image: Option<String>,
+    /// Then push the image to REGISTRY/NAME (tagged as the local tag unless NAME has one) and
+    /// record its digest in the cache dir: remote execution runs in exactly that image.
+    #[arg(long, value_name = "REGISTRY/NAME")]
+    pub push: Option<String>,
+    /// Where the push record goes (default: ~/.cache/proxy-rpm, as for `compile`).
+    #[arg(long, value_name = "DIR", requires = "push")]
+    pub cache_dir: Option<PathBuf>,
+    /// Build this variant FROM the base image (built first; --tag then names the variant), or
+    /// with --image check for what it adds: the builder a release line needs
+    /// (profiles/releases.toml; centos7-python3-gn adds python3 and gn for Istio 1.7's Envoy).
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(variant::NAMES))]
+    pub variant: Option<String>,
 }
 
 impl ImageArgs {
     pub fn run(self, reporter: &Reporter) -> Result<ExitCode> {
+        let engine = Engine::detect(self.engine)?;
+        let variant = self
+            .variant
+            .as_deref()
+            .map(variant::named)
+            .transpose()?
+            .flatten();
+        if let Some(image) = &self.image {
+            let extra = variant.map_or(&[][..], |v| v.needs);
+            toolchain::check(&engine, image, extra, reporter)?;
+            return finish(self.push, self.cache_dir, &engine, image, reporter);
+        }
         let options = ImageOptions {
-            engine: Engine::detect(self.engine)?,
+            engine,
             tag: self.tag,
             dockerfile: self.dockerfile,
             context: self.context,
             build_args: self.build_args,
             log: self.log,
+            variant: None,
         };
-        let image = build_image(&options, reporter)?;
-        println!("{}", image.tag);
-        Ok(ExitCode::SUCCESS)
+        let push = self.push.clone();
+        let cache_dir = self.cache_dir.clone();
+        let image = match variant {
+            Some(v) => variant::build(&options, v, reporter)?.1,
+            None => build_image(&options, reporter)?,
+        };
+        finish(push, cache_dir, &options.engine, &image.tag, reporter)
     }
+}
+
+/// Print the image (or, with `--push`, push it and print `REGISTRY/NAME@sha256:…`).
+fn finish(
+    push: Option<String>,
+    cache_dir: Option<PathBuf>,
+    engine: &Engine,
+    image: &str,
+    reporter: &Reporter,
+) -> Result<ExitCode> {
+    let Some(target) = push else {
+        println!("{image}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let cache_dir = match cache_dir {
+        Some(dir) => dir,
+        None => crate::bazel::default_cache_dir()?,
+    };
+    let pushed = super::push::push(engine, image, &target, &cache_dir, reporter)?;
+    reporter.info(format!(
+        "pushed {image} as {} (recorded in {})",
+        pushed.reference,
+        super::push::record_path(&cache_dir).display()
+    ));
+    println!("{}", pushed.reference);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_build_arg(s: &str) -> std::result::Result<(String, String), String> {
@@ -82,6 +166,9 @@ pub struct ImageOptions {
     pub build_args: Vec<(String, String)>,
     /// Append the engine's output here (else it goes to stderr).
     pub log: Option<PathBuf>,
+    /// Build this built-in variant's Dockerfile instead (its options come from
+    /// [`variant::variant_options`], which passes the base image's tag).
+    pub variant: Option<&'static Variant>,
 }
 
 impl ImageOptions {
@@ -93,6 +180,7 @@ impl ImageOptions {
             context: None,
             build_args: Vec::new(),
             log: None,
+            variant: None,
         }
     }
 }
@@ -121,12 +209,12 @@ pub fn image_plan(options: &ImageOptions) -> Result<ImagePlan> {
     let source = Source::of(options)?;
     let placeholder = Path::new(BUILTIN_PLACEHOLDER);
     let (dockerfile, context) = source.paths(options, placeholder);
-    let hash = hash(&source.text, &options.build_args);
+    let hash = hash_with_files(&source.text, &source.files, &options.build_args);
     let tag = options
         .tag
         .clone()
         .unwrap_or_else(|| default_tag(&source.name, &hash));
-    let build = build_cmd(options, &tag, &hash, &dockerfile, &context);
+    let build = build_cmd(options, &tag, &hash, &dockerfile, &context, is_set);
     Ok(ImagePlan { tag, hash, build })
 }
 
@@ -151,7 +239,7 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
         });
     }
     let source = Source::of(options)?;
-    // The built-in Dockerfile needs no context: an empty directory of our own.
+    // The built-in Dockerfile's context is a directory of our own with the files it copies.
     let scratch = match &options.dockerfile {
         Some(_) => None,
         None => {
@@ -161,6 +249,10 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
                 .at(std::env::temp_dir())?;
             let path = dir.path().join("Dockerfile");
             std::fs::write(&path, &source.text).at(&path)?;
+            for (name, text) in &source.files {
+                let path = dir.path().join(name);
+                std::fs::write(&path, text).at(&path)?;
+            }
             Some(dir)
         }
     };
@@ -168,12 +260,19 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
         options,
         scratch.as_ref().map_or(Path::new("."), |d| d.path()),
     );
-    let cmd = build_cmd(options, &plan.tag, &plan.hash, &dockerfile, &context);
+    let cmd = build_cmd(
+        options,
+        &plan.tag,
+        &plan.hash,
+        &dockerfile,
+        &context,
+        is_set,
+    );
     // With a log, a progress line shows the engine's current step; without one the engine's
     // own output is the progress, and a spinner would only garble it.
     let Some(log) = &options.log else {
         reporter.info(format!("building image {}", plan.tag));
-        cmd.run(reporter)?;
+        cmd.run(reporter).map_err(with_registry_hint)?;
         return Ok(ImageRef {
             tag: plan.tag,
             hash: plan.hash,
@@ -187,7 +286,7 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
         }
     });
     step.finish(if result.is_ok() { "built" } else { "failed" });
-    result?;
+    result.map_err(with_registry_hint)?;
     Ok(ImageRef {
         tag: plan.tag,
         hash: plan.hash,
@@ -195,17 +294,27 @@ pub fn build_image(options: &ImageOptions, reporter: &Reporter) -> Result<ImageR
     })
 }
 
-/// The Dockerfile's text and the name that goes into the default tag.
+/// The Dockerfile's text, the files it copies from its context (ours only: a user's context
+/// is theirs), and the name that goes into the default tag.
 struct Source {
     text: String,
+    files: Vec<(&'static str, &'static str)>,
     name: String,
 }
 
 impl Source {
     fn of(options: &ImageOptions) -> Result<Source> {
+        if let Some(variant) = options.variant {
+            return Ok(Source {
+                text: variant.dockerfile.to_string(),
+                files: vec![(TOOLCHAIN_CHECK_FILE, TOOLCHAIN_CHECK)],
+                name: variant.name.to_string(),
+            });
+        }
         match &options.dockerfile {
             None => Ok(Source {
                 text: BUILTIN_DOCKERFILE.to_string(),
+                files: vec![(TOOLCHAIN_CHECK_FILE, TOOLCHAIN_CHECK)],
                 name: "centos7".to_string(),
             }),
             Some(path) => {
@@ -218,6 +327,7 @@ impl Source {
                     .unwrap_or_default();
                 Ok(Source {
                     text,
+                    files: Vec::new(),
                     name: tag_word(&dir),
                 })
             }
@@ -242,7 +352,19 @@ impl Source {
     }
 }
 
-fn build_cmd(options: &ImageOptions, tag: &str, hash: &str, file: &Path, context: &Path) -> Cmd {
+fn is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some()
+}
+
+/// The engine's build command; `is_set` says which proxy variables are set here.
+fn build_cmd(
+    options: &ImageOptions,
+    tag: &str,
+    hash: &str,
+    file: &Path,
+    context: &Path,
+    is_set: impl Fn(&str) -> bool,
+) -> Cmd {
     let mut cmd = options
         .engine
         .cmd()
@@ -256,7 +378,7 @@ fn build_cmd(options: &ImageOptions, tag: &str, hash: &str, file: &Path, context
         cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
     // Proxies go in by name (the engine copies the value), unless given explicitly.
-    for name in PASS_ENV.iter().filter(|n| std::env::var_os(n).is_some()) {
+    for name in PROXY_ENV.iter().filter(|n| is_set(n)) {
         if !options.build_args.iter().any(|(k, _)| k == name) {
             cmd = cmd.args(["--build-arg", name]);
         }
@@ -267,13 +389,28 @@ fn build_cmd(options: &ImageOptions, tag: &str, hash: &str, file: &Path, context
 /// sha256 over the Dockerfile and the build arguments that change the image. Proxy arguments
 /// are left out: they change how files are fetched, not what the image holds.
 pub fn hash(dockerfile: &str, build_args: &[(String, String)]) -> String {
+    hash_with_files(dockerfile, &[], build_args)
+}
+
+/// [`hash`], also over the files the Dockerfile copies from its context (name and content).
+fn hash_with_files(
+    dockerfile: &str,
+    files: &[(&str, &str)],
+    build_args: &[(String, String)],
+) -> String {
     let mut args: Vec<&(String, String)> = build_args
         .iter()
-        .filter(|(k, _)| !PASS_ENV.contains(&k.as_str()))
+        .filter(|(k, _)| !PROXY_ENV.contains(&k.as_str()))
         .collect();
     args.sort();
     let mut h = Sha256::new();
     h.update(dockerfile.as_bytes());
+    for (name, text) in files {
+        h.update(b"\0file\0");
+        h.update(name.as_bytes());
+        h.update(b"\0");
+        h.update(text.as_bytes());
+    }
     for (k, v) in args {
         h.update(b"\0");
         h.update(k.as_bytes());
@@ -306,6 +443,20 @@ fn tag_word(s: &str) -> String {
     w.chars().take(40).collect()
 }
 
+/// A failed image build whose base image could not be pulled gets one more line: how to go on
+/// without that registry.
+fn with_registry_hint(e: CommandError) -> Error {
+    let unreachable = e.tail.iter().any(|line| {
+        let line = line.to_lowercase();
+        REGISTRY_ERRORS.iter().any(|pattern| line.contains(pattern))
+    });
+    if unreachable {
+        Error::failed(format!("{e}\n  {REGISTRY_HINT}"))
+    } else {
+        e.into()
+    }
+}
+
 /// An error for a missing image, saying how to make it.
 pub fn missing_image(tag: &str) -> Error {
     Error::input(format!(
@@ -330,6 +481,84 @@ mod tests {
         let tag = default_tag("centos7", &a);
         assert_eq!(tag, format!("proxy-rpm-builder:centos7-{}", &a[..12]));
         assert_eq!(tag_word("My Image!"), "my-image-");
+    }
+
+    fn words(cmd: &Cmd) -> Vec<String> {
+        cmd.arguments()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_image_build_gets_the_proxies_by_name_and_never_bazelisk_base_url() {
+        let options = ImageOptions::new(Engine::new(EngineKind::Podman, "podman", false));
+        let everything_set = |_: &str| true;
+        let file = Path::new("/ctx/Dockerfile");
+        let cmd = build_cmd(
+            &options,
+            "t:1",
+            "h",
+            file,
+            Path::new("/ctx"),
+            everything_set,
+        );
+        let args = words(&cmd);
+        for name in PROXY_ENV {
+            let at = args.iter().position(|a| a == name).expect(name);
+            assert_eq!(args[at - 1], "--build-arg");
+        }
+        assert!(
+            !args.iter().any(|a| a.contains("BAZELISK_BASE_URL")),
+            "{args:?}"
+        );
+        // The pass-through list of the compile container does carry it: a different list.
+        assert!(super::super::args::PASS_ENV.contains(&"BAZELISK_BASE_URL"));
+    }
+
+    #[test]
+    fn the_builtin_hash_covers_the_toolchain_check() {
+        let plan = image_plan(&ImageOptions::new(Engine::new(
+            EngineKind::Podman,
+            "podman",
+            false,
+        )))
+        .unwrap();
+        assert_ne!(plan.hash, hash(BUILTIN_DOCKERFILE, &[]));
+        let files = [(TOOLCHAIN_CHECK_FILE, TOOLCHAIN_CHECK)];
+        assert_eq!(plan.hash, hash_with_files(BUILTIN_DOCKERFILE, &files, &[]));
+        let edited = [(TOOLCHAIN_CHECK_FILE, "#!/bin/sh\n")];
+        assert_ne!(plan.hash, hash_with_files(BUILTIN_DOCKERFILE, &edited, &[]));
+        assert!(BUILTIN_DOCKERFILE.contains(&format!("COPY {TOOLCHAIN_CHECK_FILE} ")));
+    }
+
+    fn failed(tail: &[&str]) -> CommandError {
+        CommandError {
+            command: "podman build -f Dockerfile .".into(),
+            status: Some(125),
+            start_error: None,
+            log: None,
+            tail: tail.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_registry_adds_one_hint_line() {
+        for line in [
+            "Error: creating build container: initializing source docker://127.0.0.1:9/centos:7: \
+             pinging container registry 127.0.0.1:9: Get \"https://127.0.0.1:9/v2/\": dial tcp \
+             127.0.0.1:9: connect: connection refused",
+            "ERROR: failed to solve: docker.io/library/centos:7: failed to resolve source \
+             metadata for docker.io/library/centos:7: no such host",
+            "Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout",
+        ] {
+            let err = with_registry_hint(failed(&["STEP 1/9: FROM x", line])).to_string();
+            let last = err.lines().last().unwrap().trim();
+            assert_eq!(last, REGISTRY_HINT, "{err}");
+            assert!(err.contains(line), "{err}");
+        }
+        let err = with_registry_hint(failed(&["yum: Cannot find a valid baseurl"])).to_string();
+        assert!(!err.contains("registry"), "{err}");
     }
 
     #[test]

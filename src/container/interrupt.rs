@@ -35,8 +35,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// On a signal: forward it to `pids` (the child started with `Cmd::track`), then, when a
-    /// container is named, kill and remove it.
+    /// On a signal: forward it to `pids` (the child started with `Cmd::track`), or keep that
+    /// child from starting if it has not yet, then, when a container is named, kill and remove
+    /// it.
     pub fn new(pids: &ChildPids, container: Option<(Engine, String)>) -> Result<Watch> {
         install()?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -109,7 +110,8 @@ fn on_signal(signal: i32) {
     let name = if signal == SIGINT { "INT" } else { "TERM" };
     for entry in entries {
         entry.signal.store(signal, Ordering::SeqCst);
-        for pid in entry.pids.get() {
+        // Marked stopped too: a child about to be spawned is then never started.
+        for pid in entry.pids.stop() {
             let _ = Cmd::new("kill")
                 .args(["-s", name, &pid.to_string()])
                 .read(&quiet);
@@ -119,5 +121,31 @@ fn on_signal(signal: i32) {
                 let _ = cmd.read(&quiet);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SIGTERM after the watch began but before the child was spawned: the handler finds no
+    /// process, so the child must not start at all (it would run to its end unwatched).
+    #[test]
+    fn a_signal_before_the_spawn_keeps_the_child_from_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let pids = ChildPids::new();
+        let watch = Watch::new(&pids, None).unwrap();
+        // What the signal thread does on SIGTERM (called here, so no real signal and no wait).
+        on_signal(SIGTERM);
+        assert_eq!(watch.signal(), Some(SIGTERM));
+        let ran = Cmd::new("sh")
+            .args(["-c", ": > \"$1\"", "sh"])
+            .arg(&marker)
+            .track(&pids)
+            .run(&Reporter::silent());
+        assert!(ran.is_err());
+        assert!(!marker.exists(), "the child ran after the signal");
+        drop(watch);
     }
 }

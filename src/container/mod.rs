@@ -3,22 +3,33 @@
 //! The engine is detected once into an [`Engine`] value whose capability methods hide the few
 //! differences between docker and rootless podman; `docker run` arguments are built by the small
 //! helpers of [`args`]; [`guard`] makes sure no build container outlives us; [`interrupt`] turns
-//! Ctrl-C and SIGTERM into a clean stop of whatever child runs.
+//! Ctrl-C and SIGTERM into a clean stop of whatever child runs; [`job`] puts these together for
+//! a long build step.
 
 pub mod args;
+mod detection;
 pub mod guard;
 mod image;
 pub mod interrupt;
+pub mod job;
+pub mod push;
+mod toolchain;
+pub mod variant;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use crate::preflight::Version;
 use crate::run::Cmd;
 use crate::{Error, Result};
 
+pub use detection::{Probe, detect, detect_with, find, which};
 pub use image::{
     BUILTIN_DOCKERFILE, HASH_LABEL, IMAGE_REPOSITORY, ImageArgs, ImageOptions, ImagePlan, ImageRef,
     build_image, default_tag, hash as dockerfile_hash, image_plan, missing_image,
+};
+pub use toolchain::{
+    TOOLCHAIN_CHECK, TOOLCHAIN_CHECK_FILE, check as check_toolchain,
+    check_cmd as toolchain_check_cmd, shown as shown_check,
 };
 
 /// The environment variable that picks the engine when `--engine` is not given.
@@ -39,6 +50,22 @@ pub enum EngineKind {
     Podman,
 }
 
+/// The oldest Docker we support: the builder Dockerfile declares `ARG` before `FROM`, which
+/// Docker 17.05.0-ce brought ("Allow using build-time args (ARG) in FROM #31352",
+/// https://docs.docker.com/engine/release-notes/17.05/). CentOS 7's own docker is 1.13.1.
+pub const DOCKER_MINIMUM: Version = Version(17, 5, 0);
+/// `docker run --pull` came with Docker 20.10.0 (docker/cli#1498: absent from
+/// docker/cli@v19.03.15:cli/command/container/create.go, present in v20.10.0).
+const DOCKER_PULL: Version = Version(20, 10, 0);
+/// The oldest podman we support: rootless runs need `--userns=keep-id`, added in podman 1.4.0
+/// (containers/podman f09370c68b "userns: add new option --userns=keep-id"; absent from
+/// v1.3.2). Its buildah already reads `ARG` before `FROM`
+/// (podman@v1.4.0:vendor/github.com/openshift/imagebuilder/builder.go extractHeadingArgsFromNode).
+pub const PODMAN_MINIMUM: Version = Version(1, 4, 0);
+/// `podman run --pull` came with podman 1.6.0 (RELEASE_NOTES.md 1.6.0, containers/podman#3734;
+/// podman@v1.6.0:cmd/podman/common.go). CentOS 7 extras ships podman 1.6.4.
+const PODMAN_PULL: Version = Version(1, 6, 0);
+
 /// A container engine found on this machine, with what we need to know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Engine {
@@ -47,20 +74,9 @@ pub struct Engine {
     /// A rootless engine maps its root to our uid: `--user uid:gid` would land on a
     /// subordinate id outside (files the caller cannot even write over).
     rootless: bool,
-}
-
-/// What detection looks at, so that tests can inject it.
-pub struct Probe<'a> {
-    /// The value of `PROXY_RPM_ENGINE`, if set.
-    pub env: Option<&'a str>,
-    /// Finds a program on `PATH`.
-    pub which: &'a dyn Fn(&str) -> Option<PathBuf>,
-    /// Our effective uid (0 means root: podman is then not rootless).
-    pub euid: u32,
-    /// Whether the docker at this path runs rootless (asked only when we are not root).
-    pub docker_rootless: &'a dyn Fn(&Path) -> bool,
-    /// Whether a docker client reaches a daemon (a client alone cannot build anything).
-    pub docker_alive: &'a dyn Fn(&Path) -> bool,
+    /// As the engine reported it at detection (docker: the lower of client and daemon).
+    /// Unknown means "use only what every supported version has".
+    version: Option<Version>,
 }
 
 impl Engine {
@@ -71,12 +87,91 @@ impl Engine {
     }
 
     /// An engine at a known program path (e.g. a `docker` shim), without looking at `PATH`.
+    /// Its version is unknown until [`Engine::with_version`].
     pub fn new(kind: EngineKind, program: impl Into<PathBuf>, rootless: bool) -> Engine {
         Engine {
             kind,
             program: program.into(),
             rootless,
+            version: None,
         }
+    }
+
+    pub fn with_version(mut self, version: Option<Version>) -> Engine {
+        self.version = version;
+        self
+    }
+
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// The engine's name for messages: `docker`, `podman`.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+
+    /// A version as this engine writes it: Docker 17.03 to 20.10 were year.month (`17.05.0`);
+    /// Docker 1.x, 23.0 on and podman are plain numbers.
+    pub fn show(&self, v: Version) -> String {
+        match self.kind {
+            EngineKind::Docker if (17..=20).contains(&v.0) => {
+                format!("{}.{:02}.{}", v.0, v.1, v.2)
+            }
+            _ => v.to_string(),
+        }
+    }
+
+    /// The oldest version of this kind of engine we support.
+    pub fn minimum(&self) -> Version {
+        match self.kind {
+            EngineKind::Docker => DOCKER_MINIMUM,
+            EngineKind::Podman => PODMAN_MINIMUM,
+        }
+    }
+
+    /// Whether `run --pull=never` is understood (else the flag is left out: compile checks
+    /// that the image exists before it runs one, so nothing is pulled by a typo either way).
+    pub fn supports_pull_never(&self) -> bool {
+        let since = match self.kind {
+            EngineKind::Docker => DOCKER_PULL,
+            EngineKind::Podman => PODMAN_PULL,
+        };
+        self.version.is_some_and(|v| v >= since)
+    }
+
+    /// Refuse an engine older than we support, in one line naming its version, the version
+    /// needed and what to install. An engine whose version could not be read passes: its own
+    /// error will say what is wrong when it runs.
+    pub fn check_supported(&self) -> Result<()> {
+        let Some(version) = self.version else {
+            return Ok(());
+        };
+        if version >= self.minimum() {
+            return Ok(());
+        }
+        let (why, fix) = match self.kind {
+            EngineKind::Docker => (
+                "the builder Dockerfile uses ARG before FROM",
+                "install Docker CE from https://download.docker.com (package docker-ce; CentOS 7's \
+                 own docker 1.13.1 is too old), or use --engine podman",
+            ),
+            EngineKind::Podman => (
+                "rootless builds use --userns=keep-id",
+                "install a newer podman (CentOS 7 extras has 1.6.4), or use --engine docker",
+            ),
+        };
+        Err(Error::input(format!(
+            "{} {} ({}) is too old: proxy-rpm needs {} >= {} ({why}); {fix}",
+            self.name(),
+            self.show(version),
+            self.program.display(),
+            self.name(),
+            self.show(self.minimum()),
+        )))
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -124,125 +219,6 @@ impl Engine {
     }
 }
 
-/// Detect the engine once: `choice`, else `PROXY_RPM_ENGINE`, else `docker` on `PATH`, else
-/// `podman`. `Ok(None)` means "no container, run on the host" (`none`).
-pub fn detect(choice: Option<EngineChoice>) -> Result<Option<Engine>> {
-    let env = std::env::var(ENGINE_ENV).ok();
-    let euid = caller_ids().map(|(uid, _)| uid).unwrap_or(0);
-    let docker_rootless = |program: &Path| {
-        Cmd::new(program)
-            .args(["info", "--format", "{{json .SecurityOptions}}"])
-            .read(&crate::Reporter::silent())
-            .is_ok_and(|out| out.contains("rootless"))
-    };
-    detect_with(
-        choice,
-        &Probe {
-            env: env.as_deref(),
-            which: &which,
-            euid,
-            docker_rootless: &docker_rootless,
-            docker_alive: &|program: &Path| {
-                Cmd::new(program)
-                    .args(["version", "--format", "{{.Server.Version}}"])
-                    .read(&crate::Reporter::silent())
-                    .is_ok()
-            },
-        },
-    )
-}
-
-/// [`detect`] with the environment injected.
-pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Option<Engine>> {
-    // PROXY_RPM_ENGINE may name the program itself (e.g. a wrapper that sets CONTAINERS_CONF).
-    let (choice, program) = match (choice, probe.env.map(str::trim).filter(|v| !v.is_empty())) {
-        (Some(choice), _) => (Some(choice), None),
-        (None, Some(value)) => (
-            Some(parse_env(value, probe)?),
-            Path::new(value).is_absolute().then_some(value),
-        ),
-        (None, None) => (None, None),
-    };
-    let found = |kind: EngineKind, name: &str| {
-        (probe.which)(name).map(|program| Engine {
-            kind,
-            rootless: probe.euid != 0
-                && (kind == EngineKind::Podman || (probe.docker_rootless)(&program)),
-            program,
-        })
-    };
-    match choice {
-        Some(EngineChoice::None) => Ok(None),
-        Some(EngineChoice::Docker) => found(EngineKind::Docker, program.unwrap_or("docker"))
-            .map(Some)
-            .ok_or_else(|| Error::input(missing("docker", "or use --engine podman"))),
-        Some(EngineChoice::Podman) => found(EngineKind::Podman, program.unwrap_or("podman"))
-            .map(Some)
-            .ok_or_else(|| Error::input(missing("podman", "or use --engine docker"))),
-        // A docker client without a daemon loses to podman; alone, it stays (and its error
-        // will say what is wrong).
-        None => found(EngineKind::Docker, "docker")
-            .filter(|docker| (probe.docker_alive)(&docker.program))
-            .or_else(|| found(EngineKind::Podman, "podman"))
-            .or_else(|| found(EngineKind::Docker, "docker"))
-            .map(Some)
-            .ok_or_else(|| {
-                Error::input(
-                    "no container engine found (neither docker nor podman is on PATH): \
-                     install one (e.g. `apt-get install podman` or `dnf install podman`), \
-                     or pass --engine none to build on this host",
-                )
-            }),
-    }
-}
-
-fn missing(name: &str, alternative: &str) -> String {
-    format!("{name} is not on PATH: install it (e.g. `apt-get install {name}`) {alternative}")
-}
-
-/// `PROXY_RPM_ENGINE` holds `docker`, `podman`, `none`, or a path to one of the two programs.
-fn parse_env(value: &str, probe: &Probe<'_>) -> Result<EngineChoice> {
-    match value {
-        "docker" => return Ok(EngineChoice::Docker),
-        "podman" => return Ok(EngineChoice::Podman),
-        "none" => return Ok(EngineChoice::None),
-        _ => {}
-    }
-    let path = Path::new(value);
-    let name = path.file_name().and_then(OsStr::to_str).unwrap_or("");
-    if path.is_absolute() && (name.contains("podman") || name.contains("docker")) {
-        // A path is resolved by `which` like a name, so the probe decides whether it exists.
-        if (probe.which)(value).is_some() {
-            return Ok(if name.contains("podman") {
-                EngineChoice::Podman
-            } else {
-                EngineChoice::Docker
-            });
-        }
-    }
-    Err(Error::input(format!(
-        "{ENGINE_ENV}={value}: expected docker, podman or none"
-    )))
-}
-
-/// Find a program on `PATH` (or check an absolute path), like `command -v`.
-pub fn which(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return executable(&p).then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| executable(p))
-}
-
 /// Our effective uid and gid, read from `/proc/self` (whose owner is the process's euid/egid),
 /// so that containers write files as the caller.
 pub fn caller_ids() -> Result<(u32, u32)> {
@@ -256,130 +232,14 @@ pub fn caller_ids() -> Result<(u32, u32)> {
 mod tests {
     use super::*;
 
-    fn detect_on(
-        choice: Option<EngineChoice>,
-        env: Option<&str>,
-        have: &[&str],
-        euid: u32,
-    ) -> Result<Option<Engine>> {
-        detect_rootless(choice, env, have, euid, false)
-    }
-
-    /// Docker's client is there but its daemon is not.
-    fn detect_dead_docker(have: &[&str]) -> Result<Option<Engine>> {
-        detect_full(None, None, have, 0, false, false)
-    }
-
-    fn detect_rootless(
-        choice: Option<EngineChoice>,
-        env: Option<&str>,
-        have: &[&str],
-        euid: u32,
-        docker_rootless: bool,
-    ) -> Result<Option<Engine>> {
-        detect_full(choice, env, have, euid, docker_rootless, true)
-    }
-
-    fn detect_full(
-        choice: Option<EngineChoice>,
-        env: Option<&str>,
-        have: &[&str],
-        euid: u32,
-        docker_rootless: bool,
-        docker_alive: bool,
-    ) -> Result<Option<Engine>> {
-        let have: Vec<String> = have.iter().map(|s| s.to_string()).collect();
-        let which = move |name: &str| {
-            let base = name.rsplit('/').next().unwrap_or(name).to_string();
-            have.contains(&base)
-                .then(|| PathBuf::from(format!("/usr/bin/{base}")))
-        };
-        detect_with(
-            choice,
-            &Probe {
-                env,
-                which: &which,
-                euid,
-                docker_rootless: &|_| docker_rootless,
-                docker_alive: &|_| docker_alive,
-            },
-        )
-    }
-
     #[test]
-    fn an_engine_path_in_the_environment_is_the_program_run() {
-        let e = detect_on(
-            None,
-            Some("/opt/bin/podman-wrapper"),
-            &["podman", "podman-wrapper"],
-            0,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(e.kind(), EngineKind::Podman);
-        assert!(
-            e.program().ends_with("podman-wrapper"),
-            "{}",
-            e.program().display()
-        );
-    }
-
-    #[test]
-    fn a_docker_client_without_daemon_loses_to_podman() {
-        let e = detect_dead_docker(&["docker", "podman"]).unwrap().unwrap();
-        assert_eq!(e.kind(), EngineKind::Podman);
-        let e = detect_dead_docker(&["docker"]).unwrap().unwrap();
-        assert_eq!(e.kind(), EngineKind::Docker);
-    }
-
-    #[test]
-    fn docker_first_then_podman() {
-        let e = detect_on(None, None, &["docker", "podman"], 1000)
-            .unwrap()
-            .unwrap();
-        assert_eq!(e.kind(), EngineKind::Docker);
-        let e = detect_on(None, None, &["podman"], 1000).unwrap().unwrap();
-        assert_eq!(e.kind(), EngineKind::Podman);
-        assert!(e.is_rootless());
-        let e = detect_on(None, None, &["podman"], 0).unwrap().unwrap();
-        assert!(!e.is_rootless());
-    }
-
-    #[test]
-    fn env_overrides_path_order_and_flag_overrides_env() {
-        let e = detect_on(None, Some("podman"), &["docker", "podman"], 0)
-            .unwrap()
-            .unwrap();
-        assert_eq!(e.kind(), EngineKind::Podman);
-        assert_eq!(detect_on(None, Some("none"), &["docker"], 0).unwrap(), None);
-        let e = detect_on(
-            Some(EngineChoice::Docker),
-            Some("podman"),
-            &["docker", "podman"],
-            0,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(e.kind(), EngineKind::Docker);
-        let e = detect_on(None, Some("/opt/bin/podman"), &["podman"], 0)
-            .unwrap()
-            .unwrap();
-        assert_eq!(e.kind(), EngineKind::Podman);
-    }
-
-    #[test]
-    fn missing_engine_is_one_line_saying_how_to_install() {
-        let err = detect_on(None, None, &[], 0).unwrap_err().to_string();
-        assert!(!err.contains('\n'), "{err}");
-        assert!(err.contains("install"), "{err}");
-        let err = detect_on(Some(EngineChoice::Podman), None, &["docker"], 0)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("podman is not on PATH"), "{err}");
-        let err = detect_on(None, Some("lxc"), &["docker"], 0)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("PROXY_RPM_ENGINE=lxc"), "{err}");
+    fn pull_never_only_where_the_engine_has_it() {
+        let at = |kind, v| Engine::new(kind, "x", false).with_version(Some(v));
+        assert!(!at(EngineKind::Docker, Version(19, 3, 15)).supports_pull_never());
+        assert!(at(EngineKind::Docker, Version(20, 10, 0)).supports_pull_never());
+        assert!(!at(EngineKind::Podman, Version(1, 5, 1)).supports_pull_never());
+        assert!(at(EngineKind::Podman, Version(1, 6, 4)).supports_pull_never());
+        assert!(!Engine::new(EngineKind::Podman, "x", false).supports_pull_never());
     }
 
     #[test]
@@ -395,18 +255,13 @@ mod tests {
     }
 
     #[test]
-    fn rootless_docker_is_asked_only_when_not_root() {
-        let e = detect_rootless(None, None, &["docker"], 1000, true)
-            .unwrap()
-            .unwrap();
-        assert!(e.is_rootless());
-        let e = detect_rootless(None, None, &["docker"], 1000, false)
-            .unwrap()
-            .unwrap();
-        assert!(!e.is_rootless());
-        let e = detect_rootless(None, None, &["docker"], 0, true)
-            .unwrap()
-            .unwrap();
-        assert!(!e.is_rootless());
+    fn versions_are_shown_as_each_engine_writes_them() {
+        let docker = Engine::new(EngineKind::Docker, "docker", false);
+        assert_eq!(docker.show(Version(1, 13, 1)), "1.13.1");
+        assert_eq!(docker.show(Version(17, 5, 0)), "17.05.0");
+        assert_eq!(docker.show(Version(20, 10, 7)), "20.10.7");
+        assert_eq!(docker.show(Version(28, 2, 2)), "28.2.2");
+        let podman = Engine::new(EngineKind::Podman, "podman", false);
+        assert_eq!(podman.show(Version(1, 6, 4)), "1.6.4");
     }
 }

@@ -1,11 +1,14 @@
 //! Requires and Provides, as rpmbuild would compute them for these files: the rpmlib()
 //! features the package format uses (only ones rpm 4.11 has), the ELF dependencies elfdeps
-//! finds, the package's own name and ISA provides, and `config(name)` for config files.
+//! finds and script interpreters script.req finds, the spec's explicit Requires, the
+//! scriptlets' interpreters, the package's own name and ISA provides, and `config(name)` for
+//! config files.
 
 use rpm::DependencyFlags;
 
 use super::FileRecord;
 use super::payload::Compression;
+use crate::spec::Spec;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dependency {
@@ -70,13 +73,18 @@ fn rpmlib_requires(compression: Compression) -> Vec<Dependency> {
     deps
 }
 
-/// All requires of the package: ELF-derived ones (sorted, unique), `config(name)`, rpmlib().
+/// All requires of the package, sorted by name, version and flags as rpmbuild's dependency
+/// sets keep them (lib/rpmds.c rpmdsMerge): automatic ones from the files, `config(name)`,
+/// the spec's, one interpreter per scriptlet (`Requires(pre): /bin/sh`, flagged
+/// `RPMSENSE_INTERP`), and rpmlib().
 pub fn requires(
-    name: &str,
-    evr: &str,
+    spec: &Spec,
+    version: &str,
+    release: &str,
     files: &[FileRecord],
     compression: Compression,
 ) -> Vec<Dependency> {
+    let evr = format!("{version}-{release}");
     let mut auto: Vec<String> = files.iter().flat_map(|f| f.requires.clone()).collect();
     auto.sort();
     auto.dedup();
@@ -89,12 +97,28 @@ pub fn requires(
         .collect();
     if files.iter().any(|f| f.is_config()) {
         deps.push(Dependency::versioned(
-            format!("config({name})"),
+            format!("config({})", spec.name),
             DependencyFlags::CONFIG | DependencyFlags::EQUAL,
-            evr,
+            &evr,
         ));
     }
+    for r in &spec.requires {
+        deps.push(Dependency {
+            name: r.name.clone(),
+            flags: r.sense(),
+            version: r.version_for(version, release),
+        });
+    }
+    for s in &spec.scripts {
+        deps.push(Dependency {
+            name: s.interpreter.clone(),
+            flags: DependencyFlags::INTERP.bits() | s.when.sense(),
+            version: String::new(),
+        });
+    }
     deps.extend(rpmlib_requires(compression));
+    deps.sort_by(|a, b| (&a.name, &a.version, a.flags).cmp(&(&b.name, &b.version, b.flags)));
+    deps.dedup();
     deps
 }
 

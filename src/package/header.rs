@@ -1,13 +1,13 @@
 //! The two RPM headers, tag by tag: the main header (what rpmbuild 4.11 writes for a binary
-//! package, minus file classes and per-file dependency maps) and the signature header with
-//! the digests CentOS 7's `rpm -K` checks (SHA1 and MD5) plus SHA256.
+//! package, scriptlets included, minus file classes and per-file dependency maps) and the
+//! signature header with the digests CentOS 7's `rpm -K` checks (SHA1 and MD5) plus SHA256.
 
 use rpm::{DigestAlgorithm, Header, HeaderEntry, IndexData, IndexSignatureTag, IndexTag};
 
 use super::FileRecord;
 use super::deps::Dependency;
 use super::payload::{Compression, PayloadInfo};
-use crate::spec::Spec;
+use crate::spec::{ScriptWhen, Spec};
 
 /// Tags rpm 4.14 added; CentOS 7's rpm ignores them, newer rpm checks the payload with them.
 const RPMTAG_PAYLOADDIGEST: u32 = 5092;
@@ -113,6 +113,7 @@ pub fn main_header(input: &HeaderInput) -> Header<IndexTag> {
         IndexTag::RPMTAG_PROVIDEVERSION,
     ));
     e.extend(changelog_entries(spec));
+    e.extend(script_entries(spec));
     e.extend(file_entries(input.files));
     Header::from_entries(e, IndexTag::RPMTAG_HEADERIMMUTABLE)
 }
@@ -161,6 +162,25 @@ fn changelog_entries(spec: &Spec) -> Vec<HeaderEntry> {
     ]
 }
 
+/// The scriptlets: the script (`PREIN`…) and its interpreter (`PREINPROG`…), both strings:
+/// rpmbuild (build/parseScript.c) writes the interpreter as a string array only when it has
+/// arguments, which a spec cannot give. No `PREINFLAGS`: rpmbuild writes it only for flags
+/// (macro expansion, …) we never set.
+fn script_entries(spec: &Spec) -> Vec<HeaderEntry> {
+    let mut e = Vec::new();
+    for s in &spec.scripts {
+        let (body, prog) = match s.when {
+            ScriptWhen::Pre => (IndexTag::RPMTAG_PREIN, IndexTag::RPMTAG_PREINPROG),
+            ScriptWhen::Post => (IndexTag::RPMTAG_POSTIN, IndexTag::RPMTAG_POSTINPROG),
+            ScriptWhen::Preun => (IndexTag::RPMTAG_PREUN, IndexTag::RPMTAG_PREUNPROG),
+            ScriptWhen::Postun => (IndexTag::RPMTAG_POSTUN, IndexTag::RPMTAG_POSTUNPROG),
+        };
+        e.push(string(body, &s.body));
+        e.push(string(prog, &s.interpreter));
+    }
+    e
+}
+
 /// The file arrays, in the (sorted) order of `files`, with compressed file names
 /// (DIRNAMES + BASENAMES + DIRINDEXES, rpmlib(CompressedFileNames)).
 fn file_entries(files: &[FileRecord]) -> Vec<HeaderEntry> {
@@ -207,8 +227,16 @@ fn file_entries(files: &[FileRecord]) -> Vec<HeaderEntry> {
         ),
         strings(IndexTag::RPMTAG_FILEUSERNAME, each(|f| f.user.clone())),
         strings(IndexTag::RPMTAG_FILEGROUPNAME, each(|f| f.group.clone())),
-        int32s(IndexTag::RPMTAG_FILEVERIFYFLAGS, vec![u32::MAX; n]),
-        int32s(IndexTag::RPMTAG_FILEDEVICES, vec![1; n]),
+        int32s(
+            IndexTag::RPMTAG_FILEVERIFYFLAGS,
+            files.iter().map(FileRecord::verify_flags).collect(),
+        ),
+        // rpmbuild's device numbers: 1 for what it found in the build root, 0 for a %ghost
+        // it did not (its inode is still counted).
+        int32s(
+            IndexTag::RPMTAG_FILEDEVICES,
+            files.iter().map(|f| u32::from(!f.is_ghost())).collect(),
+        ),
         int32s(IndexTag::RPMTAG_FILEINODES, (1..=n as u32).collect()),
         strings(IndexTag::RPMTAG_FILELANGS, vec![String::new(); n]),
         int32s(

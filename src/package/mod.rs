@@ -1,6 +1,7 @@
 //! The RPM writer: `istio-proxy-VERSION-1.el7.x86_64.rpm` from the Envoy binary and Istio's
-//! packaging files, without rpmbuild. The rpm crate serializes the lead and both headers with
-//! exactly the tags we choose; the payload is streamed (see `payload`).
+//! packaging files, or `istio-sidecar-…` from pilot-agent, istio-start.sh and istio.service
+//! (any spec and its named inputs), without rpmbuild. The rpm crate serializes the lead and
+//! both headers with exactly the tags we choose; the payload is streamed (see `payload`).
 //!
 //! Order of work: check inputs (spec, ELF, sizes) → stream the compressed payload into an
 //! anonymous temporary file → build the header from what the payload pass measured → digest
@@ -8,6 +9,7 @@
 //! output directory → rename it into place.
 
 mod deps;
+mod given;
 mod header;
 mod inputs;
 mod payload;
@@ -23,33 +25,43 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 pub use deps::Dependency;
+pub use given::{Given, NamedInput};
 pub use payload::Compression;
 
 use crate::error::{Error, IoContext, Result};
 use crate::report::Reporter;
 use crate::spec::{Config, Spec, check_word};
 
-/// `proxy-rpm package`: write the RPM from an Envoy binary and the packaging files.
+/// `proxy-rpm package`: write an RPM from its spec and inputs: istio-proxy (the default, from
+/// an Envoy binary and Istio's packaging files) or istio-sidecar (`--builtin-spec
+/// istio-sidecar`, from pilot-agent, istio-start.sh and istio.service).
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageOptions {
     /// The Istio release, used as the package version (e.g. 1.6.14).
     #[arg(long = "version", value_name = "VERSION")]
     pub version: String,
-    /// The Envoy binary (x86_64 ELF, glibc ≤ 2.17).
-    #[arg(long)]
-    pub envoy: PathBuf,
-    /// Istio's `sidecar.env` for this release.
-    #[arg(long)]
-    pub sidecar_env: PathBuf,
-    /// Istio's `envoy_bootstrap_v2.json` for this release.
-    #[arg(long)]
-    pub bootstrap: PathBuf,
+    /// The Envoy binary (x86_64 ELF, glibc ≤ 2.17): input `envoy`.
+    #[arg(long, value_name = "PATH")]
+    pub envoy: Option<PathBuf>,
+    /// Istio's `sidecar.env` for this release: input `sidecar-env`.
+    #[arg(long, value_name = "PATH")]
+    pub sidecar_env: Option<PathBuf>,
+    /// Istio's Envoy bootstrap template for this release (`envoy_bootstrap_v2.json` in 1.6,
+    /// `envoy_bootstrap.json` in 1.7): input `bootstrap`.
+    #[arg(long, value_name = "PATH")]
+    pub bootstrap: Option<PathBuf>,
+    /// Any other input the spec names, e.g. `--input pilot-agent=PATH`; repeatable.
+    #[arg(long = "input", value_name = "NAME=PATH", value_parser = NamedInput::parse)]
+    pub inputs: Vec<NamedInput>,
+    /// A spec built into proxy-rpm, when `--spec` gives none (default: istio-proxy).
+    #[arg(long, value_enum, value_name = "NAME", conflicts_with = "spec")]
+    pub builtin_spec: Option<BuiltinSpec>,
     /// Directory the RPM is written to.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     #[command(flatten)]
     pub flags: PackageFlags,
-    /// Package an Envoy that needs a glibc newer than CentOS 7's 2.17 (it will not start there).
+    /// Package an ELF that needs a glibc newer than CentOS 7's 2.17 (it will not start there).
     #[arg(long)]
     pub allow_newer_glibc: bool,
     /// Compression threads (default: all cores; the output does not depend on it).
@@ -57,10 +69,27 @@ pub struct PackageOptions {
     pub threads: Option<u32>,
 }
 
+/// The specs compiled into proxy-rpm (`specs/*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuiltinSpec {
+    IstioProxy,
+    IstioSidecar,
+}
+
+impl BuiltinSpec {
+    pub fn spec(self) -> Spec {
+        match self {
+            BuiltinSpec::IstioProxy => Spec::builtin(),
+            BuiltinSpec::IstioSidecar => Spec::builtin_sidecar(),
+        }
+    }
+}
+
 /// How to package, shared by `package` and `build`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageFlags {
-    /// The package spec (default: the built-in copy of specs/istio-proxy.toml).
+    /// The package spec (default: the built-in copy of specs/istio-proxy.toml; `package
+    /// --builtin-spec istio-sidecar` picks the sidecar's).
     #[arg(long)]
     pub spec: Option<PathBuf>,
     /// Release number (overrides the spec's).
@@ -100,7 +129,8 @@ pub struct FileRecord {
     pub size: u32,
     pub mtime: u32,
     pub flags: u32,
-    /// Hex SHA-256 of the contents, filled in while writing the payload; empty for dirs.
+    /// Hex SHA-256 of the contents, filled in while writing the payload; empty for dirs and
+    /// ghosts.
     pub digest: String,
     /// 2 for 64-bit ELF (rpm's file color), 0 otherwise.
     pub color: u32,
@@ -115,15 +145,37 @@ impl FileRecord {
     }
 
     fn is_config(&self) -> bool {
-        self.flags & 1 != 0
+        self.flags & rpm::FileFlags::CONFIG.bits() != 0
+    }
+
+    /// A `%ghost`: in the header, not in the payload.
+    fn is_ghost(&self) -> bool {
+        self.flags & rpm::FileFlags::GHOST.bits() != 0
+    }
+
+    /// What `rpm -V` checks (`FILEVERIFYFLAGS`): everything, but for a ghost not its digest,
+    /// size, link target or mtime, as rpmbuild sets them for `%ghost` (its contents are the
+    /// system's business).
+    fn verify_flags(&self) -> u32 {
+        const GHOST_UNCHECKED: u32 = 1 | 2 | 4 | 32; // FILEDIGEST | FILESIZE | LINKTO | MTIME
+        if self.is_ghost() {
+            !GHOST_UNCHECKED
+        } else {
+            u32::MAX
+        }
     }
 }
 
-fn config_flags(config: Config) -> u32 {
-    match config {
+fn file_flags(config: Config, ghost: bool) -> u32 {
+    let config = match config {
         Config::No => 0,
         Config::Yes => rpm::FileFlags::CONFIG.bits(),
         Config::Noreplace => (rpm::FileFlags::CONFIG | rpm::FileFlags::NOREPLACE).bits(),
+    };
+    if ghost {
+        config | rpm::FileFlags::GHOST.bits()
+    } else {
+        config
     }
 }
 
@@ -147,7 +199,7 @@ impl PackageOptions {
 pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Written> {
     let spec = match &opts.flags.spec {
         Some(path) => Spec::load(path)?,
-        None => Spec::builtin(),
+        None => opts.builtin_spec.unwrap_or(BuiltinSpec::IstioProxy).spec(),
     };
     check_word(&opts.version, "version").map_err(|m| Error::input(format!("--version: {m}")))?;
     let release_no = opts.flags.release.as_deref().unwrap_or(&spec.release);
@@ -196,7 +248,13 @@ pub fn write_package(opts: &PackageOptions, reporter: &Reporter) -> Result<Writt
         ));
     }
 
-    let requires = deps::requires(&spec.name, &evr, &files, opts.flags.compression);
+    let requires = deps::requires(
+        &spec,
+        &opts.version,
+        &release,
+        &files,
+        opts.flags.compression,
+    );
     let provides = deps::provides(&spec.name, &evr, &arch, &files);
     let header = header::main_header(&header::HeaderInput {
         spec: &spec,

@@ -74,8 +74,8 @@ pub struct PayloadInfo {
     pub sha256: String,
 }
 
-/// Write the payload for `files` (in header order) into `out`, filling in each regular
-/// file's SHA-256 digest.
+/// Write the payload for `files` (in header order, ghosts left out) into `out`, filling in
+/// each regular file's SHA-256 digest.
 pub fn write(
     files: &mut [FileRecord],
     compression: Compression,
@@ -90,7 +90,11 @@ pub fn write(
         count: 0,
     };
     for (index, file) in files.iter_mut().enumerate() {
-        write_entry(&mut archive, file, index as u32 + 1)?;
+        // A ghost is only listed: rpmbuild leaves it out of the archive, and rpm creates
+        // nothing for it.
+        if !file.is_ghost() {
+            write_entry(&mut archive, file, index as u32 + 1)?;
+        }
     }
     let archive = cpio::newc::trailer(archive).map_err(write_error)?;
     let archive_size = archive.count;

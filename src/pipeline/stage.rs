@@ -8,24 +8,36 @@ pub enum Stage {
     Image,
     Prepare,
     Compile,
+    /// pilot-agent's Go build (`--sidecar` only).
+    Agent,
     Package,
+    /// istio-sidecar's RPM (`--sidecar` only).
+    // After package: it requires istio-proxy at exactly the version-release written there.
+    Sidecar,
     Verify,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Resolve,
         Stage::Image,
         Stage::Prepare,
         Stage::Compile,
+        Stage::Agent,
         Stage::Package,
+        Stage::Sidecar,
         Stage::Verify,
     ];
 
-    /// "[3/6]": where this stage stands in the pipeline, for progress lines.
-    pub fn counter(self) -> String {
-        let index = Stage::ALL.iter().position(|s| *s == self).unwrap_or(0);
-        format!("[{}/{}]", index + 1, Stage::ALL.len())
+    /// Stages only a `--sidecar` build has.
+    pub fn sidecar_only(self) -> bool {
+        matches!(self, Stage::Agent | Stage::Sidecar)
+    }
+
+    /// "[3/6]": where this stage stands among the stages of a build, for progress lines.
+    pub fn counter(self, stages: &[Stage]) -> String {
+        let index = stages.iter().position(|s| *s == self).unwrap_or(0);
+        format!("[{}/{}]", index + 1, stages.len())
     }
 
     pub fn name(self) -> &'static str {
@@ -34,7 +46,9 @@ impl Stage {
             Stage::Image => "image",
             Stage::Prepare => "prepare",
             Stage::Compile => "compile",
+            Stage::Agent => "agent",
             Stage::Package => "package",
+            Stage::Sidecar => "sidecar",
             Stage::Verify => "verify",
         }
     }

@@ -1,22 +1,81 @@
-//! The closing summary on stderr: the RPM, its size, digest, payload and requires, the
-//! verify result, and how long each stage took.
+//! The closing summary on stderr: for each RPM (istio-proxy, then istio-sidecar with
+//! `--sidecar`) its path, size, digest, payload, signature, requires and verify result; the
+//! pilot-agent it packages; and how long each stage took.
 
 use std::fmt::Write;
+use std::path::Path;
 
-use super::stages::{Finished, Outcome};
+use super::stages::{Finished, Outcome, verify_key};
 use super::{Build, Stage};
 
 pub fn render(build: &Build, finished: &Finished) -> String {
-    let package = finished.records.get(&Stage::Package);
+    let mut s = String::new();
+    package(
+        &mut s,
+        build,
+        finished,
+        "istio-proxy",
+        Stage::Package,
+        &finished.rpm,
+    );
+    if let Some(sidecar) = &finished.sidecar_rpm {
+        package(
+            &mut s,
+            build,
+            finished,
+            "istio-sidecar",
+            Stage::Sidecar,
+            sidecar,
+        );
+    }
+    let remote = finished
+        .records
+        .get(&Stage::Compile)
+        .and_then(|r| r.outputs.get("remote"))
+        .filter(|r| !r.is_empty());
+    if let Some(remote) = remote {
+        let _ = writeln!(s, "  remote:   {remote}");
+    }
+    if let Some(agent) = &finished.pilot_agent {
+        let elf = finished
+            .records
+            .get(&Stage::Agent)
+            .and_then(|r| r.outputs.get("elf"))
+            .map_or("?", String::as_str);
+        let _ = writeln!(s, "  agent:    {} ({elf})", agent.display());
+    }
+    let _ = writeln!(s, "  stages:");
+    for (stage, outcome, took) in &finished.outcomes {
+        let how = match outcome {
+            Outcome::Ran => format!("{:.1}s", took.as_secs_f64()),
+            Outcome::Skipped => "skipped (done earlier)".to_string(),
+            Outcome::NotNeeded => "not needed".to_string(),
+        };
+        let _ = writeln!(s, "    {:<8} {how}", stage.name());
+    }
+    let _ = write!(s, "  total:    {:.1}s", finished.total.as_secs_f64());
+    s
+}
+
+/// One RPM's block: what `stage` recorded of it and what verify said (under the key the
+/// verify stage gives it).
+fn package(
+    s: &mut String,
+    build: &Build,
+    finished: &Finished,
+    name: &str,
+    stage: Stage,
+    rpm: &Path,
+) {
+    let record = finished.records.get(&stage);
     let get = |key: &str| {
-        package
+        record
             .and_then(|r| r.outputs.get(key))
             .map(String::as_str)
             .unwrap_or("?")
     };
-    let mut s = String::new();
-    let _ = writeln!(s, "\nistio-proxy {} built", build.version);
-    let _ = writeln!(s, "  rpm:      {}", finished.rpm.display());
+    let _ = writeln!(s, "\n{name} {} built", build.version);
+    let _ = writeln!(s, "  rpm:      {}", rpm.display());
     let _ = writeln!(s, "  package:  {}", get("nevra"));
     let _ = writeln!(s, "  size:     {} bytes", get("size"));
     let _ = writeln!(s, "  sha256:   {}", get("sha256"));
@@ -30,19 +89,8 @@ pub fn render(build: &Build, finished: &Finished) -> String {
     let verify = finished
         .records
         .get(&Stage::Verify)
-        .and_then(|r| r.outputs.get("result"))
+        .and_then(|r| r.outputs.get(verify_key(stage)))
         .map(String::as_str)
         .unwrap_or("?");
     let _ = writeln!(s, "  verify:   {verify}");
-    let _ = writeln!(s, "  stages:");
-    for (stage, outcome, took) in &finished.outcomes {
-        let how = match outcome {
-            Outcome::Ran => format!("{:.1}s", took.as_secs_f64()),
-            Outcome::Skipped => "skipped (done earlier)".to_string(),
-            Outcome::NotNeeded => "not needed".to_string(),
-        };
-        let _ = writeln!(s, "    {:<8} {how}", stage.name());
-    }
-    let _ = write!(s, "  total:    {:.1}s", finished.total.as_secs_f64());
-    s
 }

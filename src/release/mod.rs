@@ -1,7 +1,9 @@
 //! Istio release → the istio/proxy commit it pins. Two sources must agree: a built-in table
 //! (so that it works offline) and `istio.deps` at the release tag of the Istio repository.
+//! What else differs between release lines is in their profiles ([`profile`]).
 
 mod deps;
+pub mod profile;
 mod table;
 mod tag;
 mod version;
@@ -13,7 +15,8 @@ use crate::source::git::{Network, NetworkArgs};
 use crate::{Error, Reporter, Result};
 
 pub use deps::{is_commit_sha, proxy_pin};
-pub use table::{PINS, supported};
+pub use profile::{PackagingFile, Profile, Release};
+pub use table::{newest, pins, readme_table, supported};
 pub use tag::IstioTag;
 pub use version::IstioVersion;
 
@@ -21,7 +24,7 @@ pub const DEFAULT_ISTIO_REPO: &str = "https://github.com/istio/istio";
 
 #[derive(clap::Args, Debug)]
 pub struct ResolveArgs {
-    /// Istio release, e.g. 1.6.14.
+    #[arg(help = version_help())]
     pub version: String,
     #[command(flatten)]
     pub flags: ResolveFlags,
@@ -112,21 +115,37 @@ impl PinSource {
     }
 }
 
-/// The built-in pin of a supported release, or a one-line error naming the supported ones.
-pub fn builtin_pin(version: IstioVersion) -> Result<&'static str> {
-    if let Some(sha) = table::pin(version) {
-        return Ok(sha);
+/// The closing line of `proxy-rpm --help`: which releases it builds.
+pub fn supported_help() -> String {
+    let ranges: Vec<String> = profile::profiles().iter().map(|p| p.range()).collect();
+    format!("Supported Istio releases: {}.", ranges.join(", "))
+}
+
+/// The help of a VERSION argument: the releases there are to choose from.
+pub fn version_help() -> String {
+    format!("Istio release, e.g. {} ({})", newest(), supported())
+}
+
+/// The profile of a supported release and its row of the built-in table, or a one-line error
+/// naming the supported releases.
+pub fn lookup(version: IstioVersion) -> Result<(&'static Profile, &'static Release)> {
+    let profile = profile::of(version);
+    if let Some(found) = profile.and_then(|p| Some((p, p.release(version)?))) {
+        return Ok(found);
     }
-    let line = PINS[0].0;
-    let why = if (version.major, version.minor) == (line.major, line.minor) {
-        "is not a release this tool knows"
-    } else {
-        "is outside the release line this tool builds"
+    let why = match profile {
+        Some(_) => "is not a release this tool knows",
+        None => "is outside the release lines this tool builds",
     };
     Err(Error::input(format!(
         "Istio {version} {why}; {}",
         supported()
     )))
+}
+
+/// The built-in pin of a supported release, or a one-line error naming the supported ones.
+pub fn builtin_pin(version: IstioVersion) -> Result<&'static str> {
+    Ok(lookup(version)?.1.proxy.as_str())
 }
 
 /// The istio/proxy commit to build for `opts.version`.

@@ -1,68 +1,162 @@
-//! The releases this tool supports and the istio/proxy commit each one pins, so that `resolve`
-//! works offline and can cross-check what the Istio repository says.
+//! The built-in table: the releases this tool supports and the istio/proxy commit each one
+//! pins, so that `resolve` works offline and can cross-check what the Istio repository says.
+//! The rows are the `[[line.release]]` entries of the release profiles
+//! (`profiles/releases.toml`).
 //!
 //! Each hash is the `lastStableSHA` of the `PROXY_REPO_SHA` entry of `istio.deps` at the
 //! release's tag in istio/istio (the value its Makefile exports as `ISTIO_ENVOY_VERSION`); each
 //! one is also the commit istio/proxy tagged with the same release number.
+//!
+//! Also the same table for people: each line's facts in a row of README.md.
 
-use super::IstioVersion;
+use std::fmt::Write;
 
-/// The 1.6 line, oldest first.
-pub const PINS: &[(IstioVersion, &str)] = &[
-    (v(0), "12cfbda324320f99e0e39d7c393109fcd824591f"),
-    (v(1), "d2d90debc27cb3776b1b27d11056cbb37a17aaa7"),
-    (v(2), "9e2704aa828400b4c5e0b9c54db46c538d2b1ebf"),
-    (v(3), "9085616b434c0e0b54cc677cfd3b97a0fed71c0c"),
-    (v(4), "80ad06b26b3f97606143871e16268eb036ca7dcd"),
-    (v(5), "a20ed1b7b98d8a7a8480c5100c0752578e31d659"),
-    (v(6), "ccae1bd37085ecd78415dc06b50233b3b97e30c0"),
-    (v(7), "ccae1bd37085ecd78415dc06b50233b3b97e30c0"),
-    (v(8), "ccae1bd37085ecd78415dc06b50233b3b97e30c0"),
-    (v(9), "ccae1bd37085ecd78415dc06b50233b3b97e30c0"),
-    (v(10), "ccae1bd37085ecd78415dc06b50233b3b97e30c0"),
-    (v(11), "201124ab4fc06dc051c9aebdb49f1d2197e46f02"),
-    (v(12), "ef96e9c2f0b0d2a31e3a9426c4b339db0b33885f"),
-    (v(13), "ef96e9c2f0b0d2a31e3a9426c4b339db0b33885f"),
-    (v(14), "1ef6cb53abbb057185f4bcb60e28cf92c3a174ad"),
-];
+use super::{IstioVersion, Profile, Release, profile};
 
-const fn v(patch: u16) -> IstioVersion {
-    IstioVersion::new(1, 6, patch)
+/// Every supported release and its pin, oldest first.
+pub fn pins() -> Vec<(IstioVersion, &'static str)> {
+    profile::profiles()
+        .iter()
+        .flat_map(|p| {
+            p.releases
+                .iter()
+                .map(move |r| (p.version(r), r.proxy.as_str()))
+        })
+        .collect()
 }
 
-/// The built-in pin of a release, if the tool supports it.
-pub fn pin(version: IstioVersion) -> Option<&'static str> {
-    PINS.iter()
-        .find(|(v, _)| *v == version)
-        .map(|(_, sha)| *sha)
-}
-
-/// "supported releases: Istio 1.6.0 to 1.6.14", for error messages.
+/// "supported releases: Istio 1.6.0 to 1.6.14, 1.7.0 to 1.7.8", for error messages.
 pub fn supported() -> String {
-    let first = PINS.first().expect("table is not empty").0;
-    let last = PINS.last().expect("table is not empty").0;
-    format!("supported releases: Istio {first} to {last}")
+    let ranges: Vec<String> = profile::profiles().iter().map(|p| p.range()).collect();
+    format!("supported releases: Istio {}", ranges.join(", "))
+}
+
+/// The newest supported release, the example messages give.
+pub fn newest() -> IstioVersion {
+    profile::profiles()
+        .last()
+        .expect("the profiles are not empty")
+        .last_version()
+}
+
+impl Profile {
+    /// The Bazel versions of the line, each with the releases naming it:
+    /// "2.0.0 (1.6.0 to 1.6.5), 2.2.0 (1.6.6 to 1.6.14)", or "3.1.0" when all agree.
+    pub fn bazel_summary(&self) -> String {
+        self.runs(|r| r.bazel.clone())
+    }
+
+    /// "1.14", with the releases built with tags: "1.14, `-tags=agent` from 1.7.5".
+    pub fn agent_summary(&self) -> String {
+        let mut s = self.agent.go.clone();
+        let tagged: Vec<&Release> = self
+            .releases
+            .iter()
+            .filter(|r| !r.agent_tags.is_empty())
+            .collect();
+        if let Some(first) = tagged.first() {
+            let tags = first.agent_tags.join(",");
+            let all_after = tagged.len() == (self.last - first.patch + 1) as usize
+                && tagged.iter().all(|r| r.agent_tags == first.agent_tags);
+            let which = match all_after {
+                true => format!("from {}", self.version(first)),
+                false => self.runs(|r| r.agent_tags.join(",")),
+            };
+            let _ = write!(s, ", `-tags={tags}` {which}");
+        }
+        s
+    }
+
+    /// Consecutive releases grouped by `key`: "A (x to y), B (z)"; just "A" if one group.
+    fn runs(&self, key: impl Fn(&Release) -> String) -> String {
+        let mut groups: Vec<(String, &Release, &Release)> = Vec::new();
+        for r in &self.releases {
+            match groups.last_mut() {
+                Some((k, _, end)) if *k == key(r) => *end = r,
+                _ => groups.push((key(r), r, r)),
+            }
+        }
+        if groups.len() == 1 {
+            return groups.remove(0).0;
+        }
+        let part = |(k, a, b): &(String, &Release, &Release)| match a.patch == b.patch {
+            true => format!("{k} ({})", self.version(a)),
+            false => format!("{k} ({} to {})", self.version(a), self.version(b)),
+        };
+        groups.iter().map(part).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// README.md's table of supported releases, between `<!-- releases:begin -->` and
+/// `<!-- releases:end -->` (tests/profiles.rs compares the README with it).
+pub fn readme_table() -> String {
+    let mut s = String::from(
+        "| Istio | Bootstrap template (installed as envoy_bootstrap_tmpl.json) | Bazel (istio/proxy .bazelversion) | Go for pilot-agent | Builder image for Envoy |\n\
+         |---|---|---|---|---|\n",
+    );
+    for p in profile::profiles() {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            p.range(),
+            p.file("bootstrap").name,
+            p.bazel_summary(),
+            p.agent_summary(),
+            p.builder.describe()
+        );
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pin(version: IstioVersion) -> Option<&'static str> {
+        crate::release::builtin_pin(version).ok()
+    }
+
     #[test]
     fn table_is_sorted_complete_and_well_formed() {
-        for (i, (version, sha)) in PINS.iter().enumerate() {
-            assert_eq!(*version, IstioVersion::new(1, 6, i as u16));
-            assert_eq!(sha.len(), 40);
-            assert!(
-                sha.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            );
+        let pins = pins();
+        assert_eq!(pins.len(), 15 + 9);
+        assert!(pins.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(pins[0].0, IstioVersion::new(1, 6, 0));
+        for (version, sha) in &pins {
+            assert_eq!(pin(*version), Some(*sha));
         }
         assert_eq!(
             pin(IstioVersion::new(1, 6, 14)),
             Some("1ef6cb53abbb057185f4bcb60e28cf92c3a174ad")
         );
+        assert_eq!(
+            pin(IstioVersion::new(1, 7, 0)),
+            Some("f642a7fd07d0a99944a6e3529566e7985829839c")
+        );
         assert_eq!(pin(IstioVersion::new(1, 6, 15)), None);
-        assert_eq!(supported(), "supported releases: Istio 1.6.0 to 1.6.14");
+        assert_eq!(pin(IstioVersion::new(1, 7, 9)), None);
+        assert_eq!(pin(IstioVersion::new(1, 8, 0)), None);
+        assert_eq!(
+            supported(),
+            "supported releases: Istio 1.6.0 to 1.6.14, 1.7.0 to 1.7.8"
+        );
+        assert_eq!(newest(), IstioVersion::new(1, 7, 8));
+    }
+
+    #[test]
+    fn summaries_group_consecutive_releases() {
+        let v = |s: &str| profile::of(s.parse().unwrap()).unwrap();
+        assert_eq!(
+            v("1.6.0").bazel_summary(),
+            "2.0.0 (1.6.0 to 1.6.5), 2.2.0 (1.6.6 to 1.6.14)"
+        );
+        assert_eq!(v("1.7.0").bazel_summary(), "3.1.0");
+        assert_eq!(v("1.6.0").agent_summary(), "1.14");
+        assert_eq!(v("1.7.0").agent_summary(), "1.14, `-tags=agent` from 1.7.5");
+        assert_eq!(v("1.6.0").builder.describe(), "centos7");
+        assert_eq!(
+            v("1.7.0").builder.describe(),
+            "centos7-python3-gn (centos7 + python3, gn)"
+        );
     }
 }

@@ -31,6 +31,7 @@ impl IstioTag {
         net: &Network,
         r: &Reporter,
     ) -> Result<Self> {
+        crate::preflight::require_git(r)?;
         git(Path::new("."))
             .args(["init", "-q", "--bare"])
             .arg(git_dir)
@@ -38,6 +39,16 @@ impl IstioTag {
         git(git_dir)
             .args(["remote", "add", "origin", url])
             .read(r)?;
+        // Make the repository a partial clone of origin before fetching with a filter: git
+        // 2.17-2.27 refuse `fetch --filter` otherwise, and only 2.28 (git 01bbbbd9da) writes
+        // these settings itself. Repository format 1 makes every git read the extension.
+        for (key, value) in [
+            ("core.repositoryFormatVersion", "1"),
+            ("extensions.partialClone", "origin"),
+            ("remote.origin.promisor", "true"),
+        ] {
+            git(git_dir).args(["config", key, value]).read(r)?;
+        }
         let tag = version.tag();
         let what = format!("tag {tag}");
         net.retry(&what, url, r, || {

@@ -43,7 +43,8 @@ impl FromStr for IstioVersion {
     fn from_str(s: &str) -> Result<Self, Error> {
         let malformed = || {
             Error::input(format!(
-                "invalid Istio version {s:?}: expected an exact release such as 1.6.14; {}",
+                "invalid Istio version {s:?}: expected an exact release such as {}; {}",
+                table::newest(),
                 table::supported()
             ))
         };
@@ -114,7 +115,12 @@ mod tests {
         ] {
             let err = bad.parse::<IstioVersion>().unwrap_err().to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
-            assert!(err.contains("1.6.0 to 1.6.14"), "{err}");
+            assert!(
+                err.contains(
+                    "such as 1.7.8; supported releases: Istio 1.6.0 to 1.6.14, 1.7.0 to 1.7.8"
+                ),
+                "{err}"
+            );
             assert!(!err.contains('\n'), "{err}");
         }
     }

@@ -8,13 +8,26 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::release::IstioVersion;
+use crate::release::{IstioVersion, Profile, profile};
 
-/// Istio's packaging files, fetched at the release tag into `DIR/files/` under their own names.
-pub const PACKAGING_DIR: &str = "tools/packaging/common";
-pub const PACKAGING_FILES: &[&str] = &["sidecar.env", "envoy_bootstrap_v2.json"];
+/// Where the packaging files go, relative to the work dir. Which files they are (istio-proxy's
+/// sidecar.env and bootstrap template, istio-sidecar's start script and systemd unit, packaged
+/// unchanged as Istio's deb does) and where Istio keeps them is the release profile's
+/// `packaging` (`envoy_bootstrap_v2.json` in 1.6, `envoy_bootstrap.json` in 1.7).
+pub const FILES_DIR: &str = "files";
 
-/// The C++ options Istio's RPM build added for CentOS 7's devtoolset (see EL7.md).
+/// `files/NAME`: where prepare puts packaging file `name`, relative to the work dir.
+pub fn relative_path(name: &str) -> String {
+    format!("{FILES_DIR}/{name}")
+}
+
+/// The path in istio/istio of a packaging file of `profile`.
+pub fn source_path(profile: &Profile, name: &str) -> String {
+    format!("{}/{name}", profile.packaging_dir)
+}
+
+/// The C++ options Istio's RPM build added for CentOS 7's devtoolset (see EL7.md): the same two
+/// lines of tools/packaging/rpm/proxy/bazelrc at every 1.6 and 1.7 tag of istio/istio.
 pub const CXXOPTS: &str =
     "--cxxopt -D_GLIBCXX_USE_CXX11_ABI=1 --cxxopt -DENVOY_IGNORE_GLIBCXX_USE_CXX11_ABI_ERROR=1";
 
@@ -25,6 +38,10 @@ pub struct Manifest {
     pub proxy_sha: String,
     /// "verified", "built-in" or "override" (see `release::PinSource`).
     pub pin_source: String,
+    /// The istio/proxy tree, relative to the work dir; `null` when none was fetched because
+    /// nothing compiles (`build --envoy-binary`).
+    #[serde(default)]
+    pub tree: Option<String>,
     pub repositories: Repositories,
     /// The commit Istio's release tag points to.
     pub istio_commit: String,
@@ -35,7 +52,8 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repositories {
     pub istio: String,
-    pub proxy: String,
+    /// `null` when the tree was not fetched.
+    pub proxy: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +78,19 @@ impl Manifest {
         json
     }
 
-    /// True if the files it lists are in `workdir` with the recorded content.
+    /// True if it lists the packaging files of its release's profile, and they are in
+    /// `workdir` with the recorded content.
     pub fn files_intact(&self, workdir: &Path) -> bool {
-        self.files.len() == PACKAGING_FILES.len()
+        let Some(profile) = profile::of(self.version) else {
+            return false;
+        };
+        let listed: Vec<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
+        let wanted: Vec<String> = profile
+            .file_names()
+            .into_iter()
+            .map(relative_path)
+            .collect();
+        listed == wanted
             && self
                 .files
                 .iter()

@@ -4,6 +4,8 @@
 //!
 //! Layout of `DIR`: `src/istio-proxy/` (the tree), `files/` (Istio's files), `bazel/` (our
 //! bazelrc and workspace-status script), `logs/prepare.log`, `prepare.json` (the manifest).
+//! A build that packages a given Envoy compiles nothing, so it skips the tree: then only
+//! Istio's packaging files are fetched, and istio/proxy is never contacted.
 
 pub mod files;
 pub mod git;
@@ -14,18 +16,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::error::IoContext;
-use crate::release::{self, IstioTag, Pin, ResolveFlags};
+use crate::release::{self, IstioTag, Pin, Profile, ResolveFlags};
 use crate::{Reporter, Result};
 
 pub use files::{FetchedFile, Manifest, Repositories};
 pub use git::{Network, NetworkArgs};
-pub use tree::TreeAction;
+pub use tree::{Checkout, TreeAction, checkout};
 
 pub const DEFAULT_PROXY_REPO: &str = "https://github.com/istio/proxy";
+/// Where the istio/proxy tree goes, relative to the work dir.
+pub const TREE_DIR: &str = "src/istio-proxy";
 
 #[derive(clap::Args, Debug)]
 pub struct PrepareArgs {
-    /// Istio release, e.g. 1.6.14.
+    #[arg(help = release::version_help())]
     pub version: String,
     /// Work directory (created if missing); the tree goes to DIR/src/istio-proxy.
     #[arg(long, value_name = "DIR")]
@@ -44,6 +48,8 @@ pub struct PrepareArgs {
 #[derive(Clone, Debug)]
 pub struct PrepareOptions {
     pub workdir: PathBuf,
+    /// Fetch the istio/proxy tree; false when nothing will compile (`build --envoy-binary`).
+    pub fetch_tree: bool,
     pub force: bool,
     /// Before the mirror rewrite.
     pub proxy_repo: String,
@@ -59,6 +65,7 @@ impl PrepareOptions {
     pub fn new(workdir: impl Into<PathBuf>) -> Self {
         PrepareOptions {
             workdir: workdir.into(),
+            fetch_tree: true,
             force: false,
             proxy_repo: DEFAULT_PROXY_REPO.to_string(),
             istio_repo: release::DEFAULT_ISTIO_REPO.to_string(),
@@ -74,10 +81,12 @@ pub struct Prepared {
     pub workdir: PathBuf,
     /// istio/proxy at the pin: the Bazel workspace.
     pub tree: PathBuf,
-    pub tree_action: TreeAction,
-    /// Istio's `sidecar.env` and `envoy_bootstrap_v2.json`.
+    /// What prepare did to the tree; `None` when it was not fetched (`fetch_tree` false).
+    pub tree_action: Option<TreeAction>,
+    /// Istio's packaging files, under their names at the tag (the release profile's).
     pub files_dir: PathBuf,
     pub sidecar_env: PathBuf,
+    /// `envoy_bootstrap_v2.json` (1.6) or `envoy_bootstrap.json` (1.7): the profile says.
     pub envoy_bootstrap: PathBuf,
     pub files_fetched: bool,
     /// To pass with `bazel --bazelrc=…` (cxxopts and our workspace-status command).
@@ -94,10 +103,12 @@ pub fn bazelrc_path(workdir: &Path) -> PathBuf {
 
 /// The stage: make `opts.workdir` hold everything the compile and package stages need for `pin`.
 pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepared> {
+    let (profile, _) = release::lookup(pin.version)?;
+    crate::preflight::require_git(r)?; // before anything is written
     fs::create_dir_all(&opts.workdir).at(&opts.workdir)?;
     let workdir = fs::canonicalize(&opts.workdir).at(&opts.workdir)?;
-    let tree_path = workdir.join("src").join("istio-proxy");
-    let files_dir = workdir.join("files");
+    let tree_path = workdir.join(TREE_DIR);
+    let files_dir = workdir.join(files::FILES_DIR);
     let bazel_dir = workdir.join("bazel");
     let manifest_path = workdir.join("prepare.json");
     let log = opts
@@ -107,18 +118,27 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
     let previous = Manifest::load(&manifest_path);
     let sha = &pin.proxy_sha;
 
-    let proxy_url = opts.net.url(&opts.proxy_repo);
-    let step = r.step(&format!("istio/proxy {}", short(sha)));
-    let tree_action = tree::ensure(&tree_path, &proxy_url, sha, opts.force, &opts.net, &log, r)?;
-    step.finish(match tree_action {
-        TreeAction::Fetched => "fetched",
-        TreeAction::InPlace => "already in place",
-        TreeAction::Reset => "reset to the pin",
-    });
-    let proxy_used = git::git(&tree_path)
-        .args(["remote", "get-url", "origin"])
-        .read(r)
-        .unwrap_or(proxy_url);
+    let (tree_action, proxy_used) = if opts.fetch_tree {
+        let proxy_url = opts.net.url(&opts.proxy_repo);
+        let step = r.step(&format!("istio/proxy {}", short(sha)));
+        let action = tree::ensure(&tree_path, &proxy_url, sha, opts.force, &opts.net, &log, r)?;
+        step.finish(match action {
+            TreeAction::Fetched => "fetched",
+            TreeAction::InPlace => "already in place",
+            TreeAction::Reset => "reset to the pin",
+        });
+        let used = git::git(&tree_path)
+            .args(["remote", "get-url", "origin"])
+            .read(r)
+            .unwrap_or(proxy_url);
+        (Some(action), Some(used))
+    } else {
+        r.info(format!(
+            "istio/proxy {}: not fetched (a given Envoy: nothing to compile)",
+            short(sha)
+        ));
+        (None, None)
+    };
 
     let reusable = previous
         .filter(|m| m.version == pin.version && m.files_intact(&workdir))
@@ -128,7 +148,7 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
         Some(previous) => previous,
         None => {
             let step = r.step(&format!("Istio {} packaging files", pin.version));
-            let fetched = fetch_packaging_files(opts, pin, &workdir, &files_dir, r)?;
+            let fetched = fetch_packaging_files(opts, pin, profile, &workdir, &files_dir, r)?;
             step.finish("fetched");
             fetched
         }
@@ -151,6 +171,7 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
         version: pin.version,
         proxy_sha: sha.clone(),
         pin_source: pin.source.name().to_string(),
+        tree: tree_action.map(|_| TREE_DIR.to_string()),
         repositories: Repositories {
             istio: istio_used,
             proxy: proxy_used,
@@ -161,8 +182,8 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
     crate::atomic::write(&manifest_path, &manifest.to_json(), 0o644)?;
 
     Ok(Prepared {
-        sidecar_env: files_dir.join("sidecar.env"),
-        envoy_bootstrap: files_dir.join("envoy_bootstrap_v2.json"),
+        sidecar_env: files_dir.join(&profile.file("sidecar-env").name),
+        envoy_bootstrap: files_dir.join(&profile.file("bootstrap").name),
         workdir,
         tree: tree_path,
         tree_action,
@@ -175,11 +196,13 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
     })
 }
 
-/// Read the packaging files at the release tag (all of them before writing any), then write
-/// them into `files_dir`. Returns the URL used, the tag's commit and the manifest entries.
+/// Read the packaging files of `profile` at the release tag (all of them before writing any),
+/// then write them into `files_dir`. Returns the URL used, the tag's commit and the manifest
+/// entries.
 fn fetch_packaging_files(
     opts: &PrepareOptions,
     pin: &Pin,
+    profile: &Profile,
     workdir: &Path,
     files_dir: &Path,
     r: &Reporter,
@@ -197,8 +220,8 @@ fn fetch_packaging_files(
         r,
     )?;
     let mut contents = Vec::new();
-    for name in files::PACKAGING_FILES {
-        let source = format!("{}/{name}", files::PACKAGING_DIR);
+    for name in profile.file_names() {
+        let source = files::source_path(profile, name);
         let bytes = tag.read(&source, r)?;
         contents.push((source, name, bytes));
     }
@@ -207,7 +230,7 @@ fn fetch_packaging_files(
         crate::atomic::write(&files_dir.join(name), &bytes, 0o644)?;
         fetched.push(FetchedFile {
             source,
-            path: format!("files/{name}"),
+            path: files::relative_path(name),
             sha256: files::sha256(&bytes),
         });
     }
@@ -224,6 +247,7 @@ impl PrepareArgs {
         let pin = release::resolve(&resolve_opts, reporter)?;
         let opts = PrepareOptions {
             workdir: self.workdir,
+            fetch_tree: true,
             force: self.force,
             proxy_repo: self.proxy_repo,
             istio_repo: self.resolve.istio_repo,
@@ -245,9 +269,10 @@ fn summarize(p: &Prepared, r: &Reporter) {
         p.workdir.display()
     ));
     let tree = match p.tree_action {
-        TreeAction::Fetched => "fetched (one commit, shallow)",
-        TreeAction::InPlace => "already in place, untouched",
-        TreeAction::Reset => "local changes discarded",
+        Some(TreeAction::Fetched) => "fetched (one commit, shallow)",
+        Some(TreeAction::InPlace) => "already in place, untouched",
+        Some(TreeAction::Reset) => "local changes discarded",
+        None => "not fetched: nothing to compile",
     };
     r.info(format!(
         "  istio/proxy {} ({}) in {}: {tree}",

@@ -1,5 +1,7 @@
-//! istio/proxy at exactly the pinned commit: one shallow fetch of that commit (never a clone),
-//! made in a scratch directory and renamed into place, so a failed fetch leaves nothing behind.
+//! A source tree at exactly one commit: istio/proxy at the pin, istio/istio at the release tag.
+//! One shallow fetch (never a clone), made in a scratch directory and renamed into place, so a
+//! failed fetch leaves nothing behind; a tree already there is kept only if it is at that commit
+//! and clean, unless `--force`.
 
 use std::fs;
 use std::path::Path;
@@ -60,7 +62,42 @@ fn inspect(tree: &Path, pin: &str, r: &Reporter) -> Result<State> {
     })
 }
 
-/// Make `tree` a checkout of `url` at `pin`, or say why not.
+/// A repository to have checked out at one commit.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkout<'a> {
+    /// How messages name the repository: `istio/proxy`.
+    pub name: &'a str,
+    pub tree: &'a Path,
+    /// Used as given: apply `Network::url` before.
+    pub url: &'a str,
+    /// What to ask the remote for: the commit itself, or a ref (`refs/tags/1.6.14`).
+    pub fetch: &'a str,
+    /// The commit the tree must end up at.
+    pub commit: &'a str,
+    /// How messages name `fetch` when it is a ref: `tag 1.6.14`.
+    pub label: Option<&'a str>,
+    pub force: bool,
+}
+
+impl Checkout<'_> {
+    /// "istio/proxy commit SHA", "istio/istio tag 1.6.14".
+    fn what(&self) -> String {
+        match self.label {
+            Some(label) => format!("{} {label}", self.name),
+            None => format!("{} commit {}", self.name, self.commit),
+        }
+    }
+
+    /// "the pin SHA", "tag 1.6.14 (SHA)".
+    fn wanted(&self) -> String {
+        match self.label {
+            Some(label) => format!("{label} ({})", self.commit),
+            None => format!("the pin {}", self.commit),
+        }
+    }
+}
+
+/// Make `tree` a checkout of istio/proxy `url` at `pin`, or say why not.
 pub fn ensure(
     tree: &Path,
     url: &str,
@@ -70,6 +107,22 @@ pub fn ensure(
     log: &Path,
     r: &Reporter,
 ) -> Result<TreeAction> {
+    let want = Checkout {
+        name: "istio/proxy",
+        tree,
+        url,
+        fetch: pin,
+        commit: pin,
+        label: None,
+        force,
+    };
+    checkout(&want, net, log, r)
+}
+
+/// Make `want.tree` a checkout of `want.commit`, or say why not.
+pub fn checkout(want: &Checkout, net: &Network, log: &Path, r: &Reporter) -> Result<TreeAction> {
+    crate::preflight::require_git(r)?;
+    let (tree, pin, force) = (want.tree, want.commit, want.force);
     let refuse = |what: String, fix: &str| {
         Error::failed(format!("{} {what}; pass --force to {fix}", tree.display()))
     };
@@ -103,7 +156,7 @@ pub fn ensure(
         }
         State::Elsewhere(head) if !force => {
             return Err(refuse(
-                format!("is at {head}, not at the pin {pin}"),
+                format!("is at {head}, not at {}", want.wanted()),
                 "replace it",
             ));
         }
@@ -119,7 +172,7 @@ pub fn ensure(
         }
         State::Missing => {}
     }
-    fetch(tree, url, pin, net, log, r)?;
+    fetch(want, net, log, r)?;
     Ok(TreeAction::Fetched)
 }
 
@@ -131,13 +184,15 @@ fn remove(path: &Path) -> Result<()> {
     }
 }
 
-/// `git init` + `git fetch --depth 1 URL PIN` + detached checkout, in a scratch directory
-/// beside `tree`, then renamed to `tree`.
-fn fetch(tree: &Path, url: &str, pin: &str, net: &Network, log: &Path, r: &Reporter) -> Result<()> {
+/// `git init` + `git fetch --depth 1 URL WHAT` + detached checkout, in a scratch directory
+/// beside the tree, then renamed to it.
+fn fetch(want: &Checkout, net: &Network, log: &Path, r: &Reporter) -> Result<()> {
+    let (tree, url, pin) = (want.tree, want.url, want.commit);
     let parent = tree.parent().expect("the tree path has a parent");
     fs::create_dir_all(parent).at(parent)?;
+    let name = tree.file_name().unwrap_or_default().to_string_lossy();
     let scratch = tempfile::Builder::new()
-        .prefix(".istio-proxy-")
+        .prefix(&format!(".{name}-"))
         .tempdir_in(parent)
         .at(parent)?;
     let dir = scratch.path();
@@ -146,9 +201,9 @@ fn fetch(tree: &Path, url: &str, pin: &str, net: &Network, log: &Path, r: &Repor
         .args(["remote", "add", "origin", url])
         .log(log)
         .run(r)?;
-    net.retry(&format!("istio/proxy commit {pin}"), url, r, || {
+    net.retry(&want.what(), url, r, || {
         git(dir)
-            .args(["fetch", "--depth", "1", "--no-tags", "origin", pin])
+            .args(["fetch", "--depth", "1", "--no-tags", "origin", want.fetch])
             .log(log)
             .run(r)
     })?;
@@ -159,7 +214,8 @@ fn fetch(tree: &Path, url: &str, pin: &str, net: &Network, log: &Path, r: &Repor
     let head = git(dir).args(["rev-parse", "--verify", "HEAD"]).read(r)?;
     if head != pin {
         return Err(Error::failed(format!(
-            "fetching {pin} from {url} checked out {head} instead"
+            "fetching {} from {url} checked out {head}, not {pin}",
+            want.what()
         )));
     }
     let dir = scratch.keep();

@@ -32,39 +32,90 @@ pub const RPMLIB_PROVIDES: [(&str, &str); 16] = [
 /// Payload compressors rpm 4.11 can read.
 pub const COMPRESSORS: [&str; 4] = ["gzip", "bzip2", "xz", "lzma"];
 
-/// Header checks: compressor, rpmlib() needs, rich dependencies, 64-bit size tags and the
-/// file digest algorithm.
-pub fn rules(rpm: &RpmFile, report: &mut Report) {
-    compressor(rpm, report);
+/// File digest algorithms rpm 4.11.3 computes (rpm's numbers): MD5, SHA1, MD2, SHA256, SHA384,
+/// SHA512, SHA224, the ones rpmio/digest_nss.c getHashType maps (CentOS 7's rpm uses NSS, the
+/// default of rpm 4.11.3's configure.ac; beecrypt is opt-in).
+pub const FILE_DIGESTS: [u32; 7] = [1, 2, 5, 8, 9, 10, 11];
+
+/// The package architectures rpm 4.11 installs on x86_64: what rpmrc.in's arch_compat lines
+/// reach from x86_64 (x86_64: amd64 em64t athlon noarch; athlon: i686; i686: i586; …;
+/// i386: noarch fat), compared without case (lib/rpmrc.c machEquivSearch).
+pub const X86_64_ARCHES: [&str; 10] = [
+    "x86_64", "amd64", "em64t", "athlon", "noarch", "i686", "i586", "i486", "i386", "fat",
+];
+
+/// Header checks: architecture, compressor, rpmlib() needs, rich dependencies, 64-bit size
+/// tags and the file digest algorithm. `decoded`: the payload read to its cpio trailer the
+/// way rpm 4.11 reads it.
+pub fn rules(rpm: &RpmFile, decoded: bool, report: &mut Report) {
+    arch(rpm, report);
+    compressor(rpm, decoded, report);
     rpmlib(rpm, report);
     rich_deps(rpm, report);
     size_tags(rpm, report);
     file_digests(rpm, report);
 }
 
-fn compressor(rpm: &RpmFile, report: &mut Report) {
+/// lib/transaction.c checkProblems refuses a package whose arch or OS the machine does not
+/// list as compatible (RPMPROB_BADARCH, RPMPROB_BADOS); rpmrc.in has no os_compat for Linux.
+fn arch(rpm: &RpmFile, report: &mut Report) {
+    let arch = rpm.string(IndexTag::RPMTAG_ARCH).unwrap_or("");
+    let os = rpm.string(IndexTag::RPMTAG_OS).unwrap_or("");
+    let arch_ok = X86_64_ARCHES.iter().any(|a| a.eq_ignore_ascii_case(arch));
+    if !arch_ok {
+        report.fail(
+            "el7-arch",
+            format!(
+                "package architecture {arch:?}: rpm 4.11 on x86_64 CentOS 7 installs only {}",
+                X86_64_ARCHES.join(", ")
+            ),
+        );
+    } else if !os.eq_ignore_ascii_case("linux") {
+        report.fail(
+            "el7-arch",
+            format!("package OS {os:?}: rpm 4.11 on CentOS 7 installs only linux packages"),
+        );
+    } else {
+        report.pass("el7-arch", format!("{arch} package for {os}"));
+    }
+}
+
+/// rpm 4.11 refuses a payload format other than cpio (lib/depends.c headerCheckPayloadFormat;
+/// no tag is fine), and reads a compressor it has no reader for as plain cpio (rpmio/rpmio.c
+/// Fdopen returns the descriptor for a name it does not match).
+fn compressor(rpm: &RpmFile, decoded: bool, report: &mut Report) {
     let name = rpm.compressor();
     let format = rpm.string(IndexTag::RPMTAG_PAYLOADFORMAT).unwrap_or("cpio");
     if format != "cpio" {
         report.fail(
             "el7-compressor",
-            format!("payload format {format}: rpm 4.11 reads only cpio payloads"),
+            format!("payload format {format}: rpm 4.11 installs only cpio payloads"),
         );
     } else if COMPRESSORS.contains(&name) {
         report.pass(
             "el7-compressor",
             format!("{name}-compressed cpio, which rpm 4.11 reads"),
         );
-    } else if name == "zstd" {
-        report.fail(
+    } else if decoded {
+        report.warn(
             "el7-compressor",
-            "zstd payload: rpm 4.11 cannot read it (it lacks rpmlib(PayloadIsZstd)); \
-             use xz or gzip",
+            format!(
+                "rpm 4.11 has no {name} reader and reads the payload as plain cpio, which it \
+                 is; name gzip, xz, bzip2 or lzma, or no compressor"
+            ),
         );
     } else {
+        let hint = if name == "zstd" {
+            " (it lacks rpmlib(PayloadIsZstd))"
+        } else {
+            ""
+        };
         report.fail(
             "el7-compressor",
-            format!("{name} payload: rpm 4.11 reads only gzip, bzip2, xz and lzma"),
+            format!(
+                "{name} payload: rpm 4.11 cannot read it{hint}; it reads gzip, bzip2, xz and \
+                 lzma, and anything else as plain cpio, which this is not; use xz or gzip"
+            ),
         );
     }
 }
@@ -85,6 +136,8 @@ fn deps(
     }
 }
 
+/// rpmlib() requirements are checked against what this rpm provides (lib/depends.c
+/// unsatisfiedDepends, RPMSENSE_RPMLIB); one it lacks stops the install.
 fn rpmlib(rpm: &RpmFile, report: &mut Report) {
     let requires = deps(
         report,
@@ -118,6 +171,10 @@ fn rpmlib(rpm: &RpmFile, report: &mut Report) {
     }
 }
 
+/// rpm 4.11 has no rich dependencies: it takes "(a or b)" for a plain name. As a requirement
+/// nothing provides it, so the install stops on it (lib/depends.c unsatisfiedDepends); as a
+/// provide, conflict or obsolete it matches nothing, and the weak kinds it does not read at
+/// all, so the relation is silently lost.
 fn rich_deps(rpm: &RpmFile, report: &mut Report) {
     let m = &rpm.metadata;
     let kinds = [
@@ -131,26 +188,40 @@ fn rich_deps(rpm: &RpmFile, report: &mut Report) {
         ("Enhances", m.get_enhances()),
     ];
     let mut rich = Vec::new();
+    let mut required = false;
     for (kind, got) in kinds {
         for dep in deps(report, "el7-rich-deps", kind, got) {
             if dep.name.starts_with('(') {
+                required |= kind == "Requires";
                 rich.push(format!("{kind}: {}", show_dep(&dep)));
             }
         }
     }
     if rich.is_empty() {
         report.pass("el7-rich-deps", "no rich (boolean) dependencies");
-    } else {
+    } else if required {
         report.fail(
             "el7-rich-deps",
             format!(
-                "rich (boolean) dependencies, which rpm 4.11 cannot parse (rpmlib(RichDependencies)): {}",
+                "rich (boolean) dependencies, which rpm 4.11 takes for package names nothing \
+                 provides (rpmlib(RichDependencies)): {}",
+                rich.join("; ")
+            ),
+        );
+    } else {
+        report.warn(
+            "el7-rich-deps",
+            format!(
+                "rich (boolean) dependencies, which rpm 4.11 takes for plain names that match \
+                 nothing, so they have no effect there: {}",
                 rich.join("; ")
             ),
         );
     }
 }
 
+/// rpm 4.11.3 knows the 64-bit size tags (lib/rpmtag.h; lib/tagexts.c get64 reads either
+/// width), but its file info reads file sizes from FILESIZES only (lib/rpmfi.c rpmfiPopulate).
 fn size_tags(rpm: &RpmFile, report: &mut Report) {
     let mut found = Vec::new();
     if rpm.has_sig(IndexSignatureTag::RPMSIGTAG_LONGSIZE) {
@@ -165,28 +236,36 @@ fn size_tags(rpm: &RpmFile, report: &mut Report) {
     if rpm.has(IndexTag::RPMTAG_LONGSIZE) {
         found.push("LONGSIZE (5009)");
     }
-    if found.is_empty() {
+    if rpm.has(IndexTag::RPMTAG_LONGFILESIZES) && !rpm.has(IndexTag::RPMTAG_FILESIZES) {
+        report.warn(
+            "el7-size-tags",
+            "file sizes only in LONGFILESIZES: rpm 4.11 reads FILESIZES, so its disk space \
+             check counts every file as empty",
+        );
+    } else if found.is_empty() {
         report.pass("el7-size-tags", "32-bit size tags only");
     } else {
-        report.fail(
+        report.pass(
             "el7-size-tags",
-            format!(
-                "64-bit size tags, which need rpmlib(LargeFiles) that rpm 4.11 lacks: {}",
-                found.join(", ")
-            ),
+            format!("64-bit size tags rpm 4.11.3 knows: {}", found.join(", ")),
         );
     }
 }
 
+/// An algorithm rpm 4.11 does not know falls back to MD5 (lib/rpmfi.c rpmfiPopulate), so
+/// every file with data fails its digest on install (lib/fsm.c expandRegular).
 fn file_digests(rpm: &RpmFile, report: &mut Report) {
     let algo = rpm.file_digest_algo();
     let name = super::hash::algo_name(algo);
-    if algo == 1 || algo == 8 {
+    if FILE_DIGESTS.contains(&algo) {
         report.pass("el7-file-digests", format!("{name} file digests"));
     } else {
         report.fail(
             "el7-file-digests",
-            format!("{name} file digests: use MD5 or SHA256 for rpm 4.11"),
+            format!(
+                "{name} file digests: rpm 4.11 does not know the algorithm, reads them as MD5 \
+                 and fails every file with data; use SHA256"
+            ),
         );
     }
 }

@@ -5,19 +5,21 @@ use std::io::{self, Read};
 
 use md5::Md5;
 use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 #[derive(Clone)]
 pub enum Hasher {
     Md5(Md5),
     Sha1(Sha1),
+    Sha224(Sha224),
     Sha256(Sha256),
     Sha384(Sha384),
     Sha512(Sha512),
 }
 
 impl Hasher {
-    /// A hasher for rpm's algorithm number (1 MD5, 2 SHA1, 8 SHA256, 9 SHA384, 10 SHA512).
+    /// A hasher for rpm's algorithm number (1 MD5, 2 SHA1, 8 SHA256, 9 SHA384, 10 SHA512,
+    /// 11 SHA224).
     pub fn for_rpm_algo(algo: u32) -> Option<Hasher> {
         Some(match algo {
             1 => Hasher::Md5(Md5::new()),
@@ -25,6 +27,7 @@ impl Hasher {
             8 => Hasher::Sha256(Sha256::new()),
             9 => Hasher::Sha384(Sha384::new()),
             10 => Hasher::Sha512(Sha512::new()),
+            11 => Hasher::Sha224(Sha224::new()),
             _ => return None,
         })
     }
@@ -33,6 +36,7 @@ impl Hasher {
         match self {
             Hasher::Md5(h) => h.update(data),
             Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha224(h) => h.update(data),
             Hasher::Sha256(h) => h.update(data),
             Hasher::Sha384(h) => h.update(data),
             Hasher::Sha512(h) => h.update(data),
@@ -43,6 +47,7 @@ impl Hasher {
         match self {
             Hasher::Md5(h) => h.finalize().to_vec(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha224(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
             Hasher::Sha384(h) => h.finalize().to_vec(),
             Hasher::Sha512(h) => h.finalize().to_vec(),
@@ -59,6 +64,7 @@ pub fn algo_name(algo: u32) -> String {
     match algo {
         1 => "MD5".into(),
         2 => "SHA1".into(),
+        5 => "MD2".into(),
         8 => "SHA256".into(),
         9 => "SHA384".into(),
         10 => "SHA512".into(),
@@ -100,6 +106,10 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Read the rest of the input, so that the digests cover all of it.
     pub fn drain(&mut self) -> io::Result<u64> {
         io::copy(self, &mut io::sink())
@@ -136,7 +146,7 @@ mod tests {
 
     #[test]
     fn hex_lengths_match_the_algorithms() {
-        for algo in [1, 2, 8, 9, 10] {
+        for algo in [1, 2, 8, 9, 10, 11] {
             let h = Hasher::for_rpm_algo(algo).unwrap();
             assert_eq!(h.finish_hex().len(), hex_len(algo), "algo {algo}");
         }

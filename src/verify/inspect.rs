@@ -1,5 +1,7 @@
 //! `inspect`: what a package holds, from its headers alone (the payload is not read), in the
-//! shape of `rpm -qpi`, `--requires`/`--provides`/`--conflicts`, `--scripts` and `--dump`.
+//! shape of `rpm -qpi`, `--requires`/`--provides`/`--conflicts`, `--scripts` and `--dump`;
+//! requirements carry the scriptlets they are for (`[pre]`, `[post,interp]`, rpm's `deptype`
+//! words) and %ghost files are listed apart.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,21 +10,11 @@ use rpm::{IndexSignatureTag, IndexTag};
 
 use super::el7::show_dep;
 use super::hash::{algo_name, hex_len};
+use super::packet::parse_packet;
 use super::read::{FILE_CONFIG, FILE_DOC, HeaderFile, RpmFile};
-use super::signature::{header_signatures, parse_packet};
+use super::scripts::{Scriptlet, contexts, scriptlets};
+use super::signature::signatures as signature_tags;
 use crate::{Error, Result};
-
-/// How many lines of each scriptlet are shown.
-const SCRIPT_LINES: usize = 5;
-
-#[derive(Clone, Debug)]
-pub struct Scriptlet {
-    /// `%pre`, `%post`…
-    pub name: &'static str,
-    pub interpreter: Option<String>,
-    pub first_lines: Vec<String>,
-    pub total_lines: usize,
-}
 
 /// Everything `inspect` shows, for callers that want the values rather than the text.
 #[derive(Clone, Debug)]
@@ -93,6 +85,18 @@ pub fn inspect_file(path: &Path) -> Result<Inspection> {
         got.map(|deps| deps.iter().map(show_dep).collect())
             .unwrap_or_default()
     };
+    // Requirements with the scriptlets they must be installed for, as rpm's `deptype` words.
+    let requires = m
+        .get_requires()
+        .map(|deps| {
+            deps.iter()
+                .map(|d| match contexts(d.flags) {
+                    c if c.is_empty() => show_dep(d),
+                    c => format!("{} [{}]", show_dep(d), c.join(",")),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let files = rpm.files().map_err(|e| Error::Unreadable {
         path: path.to_path_buf(),
         message: e,
@@ -102,7 +106,7 @@ pub fn inspect_file(path: &Path) -> Result<Inspection> {
         nevra,
         info,
         description: text(IndexTag::RPMTAG_DESCRIPTION).unwrap_or_default(),
-        requires: dep_list(m.get_requires()),
+        requires,
         provides: dep_list(m.get_provides()),
         conflicts: dep_list(m.get_conflicts()),
         obsoletes: dep_list(m.get_obsoletes()),
@@ -121,8 +125,16 @@ fn show_time(secs: u64) -> String {
 
 fn payload(rpm: &RpmFile) -> String {
     let format = rpm.string(IndexTag::RPMTAG_PAYLOADFORMAT).unwrap_or("cpio");
-    let mut out = format!("{format}, {}-compressed", rpm.compressor());
-    if let Some(flags) = rpm.string(IndexTag::RPMTAG_PAYLOADFLAGS) {
+    // rpm opens a payload without PAYLOADCOMPRESSOR as gzip (rpm 4.11.3 lib/rpmte.c
+    // rpmtePayload), which reads plain data unchanged.
+    let mut out = match rpm.string(IndexTag::RPMTAG_PAYLOADCOMPRESSOR) {
+        Some(name) => format!("{format}, {name}-compressed"),
+        None => format!("{format}, no compressor named (read as gzip)"),
+    };
+    if let Some(flags) = rpm
+        .string(IndexTag::RPMTAG_PAYLOADFLAGS)
+        .filter(|f| !f.is_empty())
+    {
         out.push_str(&format!(", level {flags}"));
     }
     out
@@ -158,24 +170,20 @@ fn digests(rpm: &RpmFile) -> String {
 }
 
 fn signatures(rpm: &RpmFile) -> String {
-    let mut shown: Vec<String> = header_signatures(rpm)
+    let mut shown: Vec<String> = signature_tags(rpm)
         .into_iter()
-        .map(|(tag, bytes)| match parse_packet(bytes) {
-            Ok(p) => format!("{p} (header, {tag} tag)"),
-            Err(e) => format!("unreadable {tag} signature: {e}"),
+        .map(|sig| {
+            let covers = if sig.with_payload {
+                "header+payload"
+            } else {
+                "header"
+            };
+            match parse_packet(sig.bytes) {
+                Ok(p) => format!("{p} ({covers}, {} tag)", sig.tag),
+                Err(e) => format!("unreadable {} signature: {e}", sig.tag),
+            }
         })
         .collect();
-    for (tag, name) in [
-        (IndexSignatureTag::RPMSIGTAG_PGP, "PGP"),
-        (IndexSignatureTag::RPMSIGTAG_GPG, "GPG"),
-    ] {
-        if let Some(bytes) = rpm.sig_binary(tag) {
-            shown.push(match parse_packet(bytes) {
-                Ok(p) => format!("{p} (header+payload, {name} tag)"),
-                Err(e) => format!("unreadable {name} signature: {e}"),
-            });
-        }
-    }
     if rpm.has_sig(IndexSignatureTag::RPMSIGTAG_OPENPGP) {
         shown.push("rpm 6 OPENPGP signature (ignored by rpm 4.11)".into());
     }
@@ -184,62 +192,6 @@ fn signatures(rpm: &RpmFile) -> String {
     } else {
         shown.join("; ")
     }
-}
-
-fn scriptlets(rpm: &RpmFile) -> Vec<Scriptlet> {
-    let kinds = [
-        (
-            "%pretrans",
-            IndexTag::RPMTAG_PRETRANS,
-            IndexTag::RPMTAG_PRETRANSPROG,
-        ),
-        ("%pre", IndexTag::RPMTAG_PREIN, IndexTag::RPMTAG_PREINPROG),
-        (
-            "%post",
-            IndexTag::RPMTAG_POSTIN,
-            IndexTag::RPMTAG_POSTINPROG,
-        ),
-        ("%preun", IndexTag::RPMTAG_PREUN, IndexTag::RPMTAG_PREUNPROG),
-        (
-            "%postun",
-            IndexTag::RPMTAG_POSTUN,
-            IndexTag::RPMTAG_POSTUNPROG,
-        ),
-        (
-            "%posttrans",
-            IndexTag::RPMTAG_POSTTRANS,
-            IndexTag::RPMTAG_POSTTRANSPROG,
-        ),
-        (
-            "%verifyscript",
-            IndexTag::RPMTAG_VERIFYSCRIPT,
-            IndexTag::RPMTAG_VERIFYSCRIPTPROG,
-        ),
-    ];
-    let mut out = Vec::new();
-    for (name, body, prog) in kinds {
-        let script = rpm.string(body);
-        // The interpreter is a string in old packages and a string array (with arguments) since.
-        let interpreter = match rpm.strings(prog) {
-            v if !v.is_empty() => Some(v.join(" ")),
-            _ => rpm.string(prog).map(str::to_string),
-        };
-        if script.is_none() && interpreter.is_none() {
-            continue;
-        }
-        let lines: Vec<&str> = script.map(|s| s.lines().collect()).unwrap_or_default();
-        out.push(Scriptlet {
-            name,
-            interpreter,
-            first_lines: lines
-                .iter()
-                .take(SCRIPT_LINES)
-                .map(|l| l.to_string())
-                .collect(),
-            total_lines: lines.len(),
-        });
-    }
-    out
 }
 
 /// One file as `rpm -qp --dump` prints it: path size mtime digest mode owner group isconfig
@@ -299,7 +251,7 @@ impl fmt::Display for Inspection {
             writeln!(f, "  (none)")?;
         }
         for s in &self.scriptlets {
-            let interp = s.interpreter.as_deref().unwrap_or("/bin/sh");
+            let interp = s.interpreter();
             writeln!(f, "  {} ({interp}), {} lines:", s.name, s.total_lines)?;
             for line in &s.first_lines {
                 writeln!(f, "    {line}")?;
@@ -319,6 +271,12 @@ impl fmt::Display for Inspection {
         )?;
         for file in &self.files {
             writeln!(f, "  {}", dump_line(file, self.file_digest_algo))?;
+        }
+        // `--dump` does not mark them: a %ghost is listed and owned but not in the payload.
+        let ghosts: Vec<&HeaderFile> = self.files.iter().filter(|f| f.is_ghost()).collect();
+        writeln!(f, "Ghost files ({}; path mode owner group):", ghosts.len())?;
+        for g in ghosts {
+            writeln!(f, "  {} 0{:o} {} {}", g.path, g.mode, g.user, g.group)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
 
+use super::region::{Region, region};
 use crate::{Error, Result};
 
 const LEAD_SIZE: u64 = 96;
@@ -30,6 +31,12 @@ pub struct RpmFile {
     pub header_start: u64,
     pub payload_start: u64,
     pub header_bytes: Vec<u8>,
+    /// (index entries, data bytes) of the signature header and of the main header, as their
+    /// preambles say: rpm 4.11 refuses a header whose counts pass its limits.
+    pub sig_counts: (u64, u64),
+    pub header_counts: (u64, u64),
+    /// The header's immutable region, or rpm 4.11's reason for refusing it.
+    pub region: std::result::Result<Option<Region>, String>,
 }
 
 fn unreadable(path: &Path, message: impl Into<String>) -> Error {
@@ -102,7 +109,10 @@ impl RpmFile {
             metadata,
             header_start,
             payload_start,
+            region: region(&header_bytes),
             header_bytes,
+            sig_counts: (sig_index, sig_data),
+            header_counts: (index, data),
         })
     }
 
@@ -114,8 +124,21 @@ impl RpmFile {
         Ok(file)
     }
 
+    /// A source package as rpm 4.11 tells: no SOURCERPM, and a source lead or a
+    /// SOURCEPACKAGE tag (lib/package.c rpmpkgRead gives a binary lead without SOURCERPM a
+    /// "(none)" one; lib/headerutil.c headerIsSource is `!headerIsEntry(h, RPMTAG_SOURCERPM)`).
     pub fn is_source(&self) -> bool {
-        self.metadata.lead.package_type() == 1
+        !self.has(IndexTag::RPMTAG_SOURCERPM)
+            && (self.metadata.lead.package_type() == 1 || self.has(IndexTag::RPMTAG_SOURCEPACKAGE))
+    }
+
+    /// The bytes the header SHA1 and header signatures cover: the immutable region as rpm
+    /// 4.11 hashes it, or the whole header when it has none (nothing rpm 4.11 checks then).
+    pub fn signed_header(&self) -> &[u8] {
+        match &self.region {
+            Ok(Some(r)) => &r.digest_input,
+            _ => &self.header_bytes,
+        }
     }
 
     pub fn sig_u32(&self, tag: IndexSignatureTag) -> Option<u32> {
@@ -205,9 +228,13 @@ impl RpmFile {
         let groups = h
             .get_entry_data_as_string_array(IndexTag::RPMTAG_FILEGROUPNAME)
             .map_err(|err| e("FILEGROUPNAME", err))?;
-        let digests = h
-            .get_entry_data_as_string_array(IndexTag::RPMTAG_FILEDIGESTS)
-            .map_err(|err| e("FILEDIGESTS", err))?;
+        // Absent FILEDIGESTS: rpm 4.11 compares nothing (lib/rpmfi.c rpmfiPopulate), so empty.
+        let digests = if h.entry_is_present(IndexTag::RPMTAG_FILEDIGESTS) {
+            h.get_entry_data_as_string_array(IndexTag::RPMTAG_FILEDIGESTS)
+                .map_err(|err| e("FILEDIGESTS", err))?
+        } else {
+            vec![""; basenames.len()]
+        };
         let linktos = h
             .get_entry_data_as_string_array(IndexTag::RPMTAG_FILELINKTOS)
             .map_err(|err| e("FILELINKTOS", err))?;

@@ -1,101 +1,69 @@
-//! Header signatures as rpm 4.11 sees them: it reads RSA (tag 268) and DSA (267) header
-//! signatures and verifies RSA and DSA ones made by a primary key. EdDSA, ECDSA and subkey
-//! signatures are "unverifiable" there, so with gpgcheck yum refuses the package.
+//! Signatures as rpm 4.11.3 sees them (rpm@rpm-4.11.3-release). It reads four tags: RSA (268)
+//! and DSA (267) sign the header's immutable region, PGP (1002) and GPG (1005) the header and
+//! compressed payload as stored. Who reads which:
+//! - `rpm -i` checks the header only (%__vsflags 0xf0000 plus RPMVSF_NEEDPAYLOAD, macros.in
+//!   and lib/rpminstall.c), by DSA, else RSA, else SHA1 (lib/package.c rpmpkgRead);
+//! - yum's gpgcheck reads the package with no flags (yum rpmUtils/miscutils.py checkSig,
+//!   `ts.setVSFlags(0)`): rpmpkgRead then takes DSA, RSA, GPG, PGP, first found, and digests
+//!   a GPG-signed package only with SHA1 and a PGP-signed one only with MD5 (`fdInitDigest`),
+//!   so a header+payload signature by any other hash has no digest context ("Verify
+//!   signature: BAD PARAMETERS") and yum refuses the package;
+//! - `rpm -K` checks every tag (lib/rpmchecksig.c rpmpkgVerifySigs) with the digests of the
+//!   best signature's hash, SHA1 for the header, and MD5 (PGP, MD5) and SHA1 (GPG) for header
+//!   and payload.
 //!
-//! The signature packet is read here (algorithm, issuer); the cryptography is the rpm crate's
-//! OpenPGP verifier, run over the header bytes exactly as they are in the file.
+//! A signature only verifies with a primary key: 4.11's keyring knows keys by their primary
+//! key ID. The cryptography is the OpenPGP library's (the one the rpm crate signs with).
 
-use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
+use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::types::KeyDetails;
 use rpm::IndexSignatureTag;
-use rpm::signature::Verifying;
-use rpm::signature::pgp::Verifier;
 
+use super::packet::{SigPacket, parse_packet};
 use super::read::RpmFile;
-use super::report::Report;
+use super::report::{Report, Status};
 use crate::{Error, Result};
 
-/// The facts of one OpenPGP signature packet that decide whether EL7 can verify it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigPacket {
-    pub version: u8,
-    pub pubkey_algo: u8,
-    pub hash_algo: u8,
-    pub issuer_key_id: Option<String>,
-    pub issuer_fingerprint: Option<String>,
+const MD5: u8 = 1;
+const SHA1: u8 = 2;
+
+/// One signature tag rpm 4.11 reads.
+pub struct Found<'a> {
+    pub tag: &'static str,
+    /// Over header and payload (PGP, GPG) rather than the header's region (RSA, DSA).
+    pub with_payload: bool,
+    pub bytes: &'a [u8],
 }
 
-impl SigPacket {
-    pub fn algorithm(&self) -> &'static str {
-        match self.pubkey_algo {
-            1..=3 => "RSA",
-            17 => "DSA",
-            19 => "ECDSA",
-            22 => "EdDSA",
-            27 => "Ed25519",
-            28 => "Ed448",
-            _ => "unknown",
-        }
-    }
-
-    pub fn hash(&self) -> &'static str {
-        match self.hash_algo {
-            1 => "MD5",
-            2 => "SHA1",
-            3 => "RIPEMD160",
-            8 => "SHA256",
-            9 => "SHA384",
-            10 => "SHA512",
-            11 => "SHA224",
-            _ => "unknown",
-        }
-    }
-
-    /// RSA and DSA are all rpm 4.11 can verify.
-    pub fn el7_can_verify(&self) -> bool {
-        matches!(self.pubkey_algo, 1..=3 | 17)
-    }
-
-    /// The issuer as rpm shows it: the fingerprint when present, else the key ID.
-    pub fn issuer(&self) -> String {
-        self.issuer_fingerprint
-            .clone()
-            .or_else(|| self.issuer_key_id.clone())
-            .unwrap_or_else(|| "an unnamed key".to_string())
-    }
-}
-
-impl fmt::Display for SigPacket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "V{} {}/{} signature by {}",
-            self.version,
-            self.algorithm(),
-            self.hash(),
-            self.issuer()
-        )
-    }
-}
-
-/// The header-only signatures EL7 looks at, as (tag name, packet bytes).
-pub fn header_signatures(rpm: &RpmFile) -> Vec<(&'static str, &[u8])> {
+/// The signature tags rpm 4.11 reads, in rpmpkgRead's order of preference.
+pub fn signatures(rpm: &RpmFile) -> Vec<Found<'_>> {
     [
-        ("RSA", IndexSignatureTag::RPMSIGTAG_RSA),
-        ("DSA", IndexSignatureTag::RPMSIGTAG_DSA),
+        ("DSA", IndexSignatureTag::RPMSIGTAG_DSA, false),
+        ("RSA", IndexSignatureTag::RPMSIGTAG_RSA, false),
+        ("GPG", IndexSignatureTag::RPMSIGTAG_GPG, true),
+        ("PGP", IndexSignatureTag::RPMSIGTAG_PGP, true),
     ]
     .into_iter()
-    .filter_map(|(name, tag)| rpm.sig_binary(tag).map(|b| (name, b)))
+    .filter_map(|(tag, id, with_payload)| {
+        rpm.sig_binary(id).map(|bytes| Found {
+            tag,
+            with_payload,
+            bytes,
+        })
+    })
     .collect()
 }
 
-/// The `signature` check. Without a key only signatures EL7 cannot verify are reported (WARN);
-/// with one, the header must carry an RSA signature that verifies with a primary key in it.
-/// The key file is read only when an RSA signature is there to verify.
+/// The `signature` checks, one per tag. Without a key, only what stops EL7 checking a
+/// signature is reported (FAIL where rpm 4.11 refuses the package outright, else WARN); with
+/// one, every tag must verify with its primary key the way EL7 checks it.
 pub fn check(rpm: &RpmFile, key: Option<&Path>, report: &mut Report) -> Result<()> {
-    let sigs = header_signatures(rpm);
-    if sigs.is_empty() {
+    let found = signatures(rpm);
+    if found.is_empty() {
         if let Some(key) = key {
             let extra = if rpm.has_sig(IndexSignatureTag::RPMSIGTAG_OPENPGP) {
                 " (it has only an rpm 6 OPENPGP signature, which rpm 4.11 ignores)"
@@ -105,277 +73,211 @@ pub fn check(rpm: &RpmFile, key: Option<&Path>, report: &mut Report) -> Result<(
             report.fail(
                 "signature",
                 format!(
-                    "no RSA or DSA header signature for {} to verify{extra}",
+                    "no RSA, DSA, PGP or GPG signature for {} to verify{extra}",
                     key.display()
                 ),
             );
         }
         return Ok(());
     }
-    for (tag, bytes) in sigs {
-        let packet = match parse_packet(bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                report.fail(
-                    "signature",
-                    format!("the {tag} header signature is not an OpenPGP signature: {e}"),
-                );
+    let packets: Vec<_> = found.iter().map(|f| parse_packet(f.bytes)).collect();
+    let best_hash = packets
+        .first()
+        .and_then(|p| p.as_ref().ok())
+        .map(|p| p.hash_algo);
+    let public = match key {
+        Some(path) => Some(load_key(path)?),
+        None => None,
+    };
+    let missing = if key.is_some() {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    for (i, (sig, packet)) in found.iter().zip(&packets).enumerate() {
+        let what = if sig.with_payload {
+            format!("the {} (header+payload) signature", sig.tag)
+        } else {
+            format!("the {} header signature", sig.tag)
+        };
+        let packet = match packet {
+            Ok(p) if p.el7_parses() => p,
+            other => {
+                let why = match other {
+                    Ok(p) => format!("{p}: rpm 4.11 cannot parse {} signatures", p.algorithm()),
+                    Err(e) => format!("{what} is not an OpenPGP signature rpm 4.11 reads: {e}"),
+                };
+                // RSA and DSA are read on every install: rpmpkgRead fails the package
+                // ("skipping package … with unverifiable signature"). PGP and GPG only by
+                // `rpm -K`, and by yum's gpgcheck when they are all there is.
+                if sig.with_payload {
+                    report.push(
+                        "signature",
+                        missing,
+                        format!("{why}; `rpm -K` fails on it, installing does not read it"),
+                    );
+                } else {
+                    report.fail(
+                        "signature",
+                        format!("{why}, so rpm 4.11 refuses to read the package at all"),
+                    );
+                }
                 continue;
             }
         };
-        if !packet.el7_can_verify() {
-            let verdict = format!(
-                "{packet}: rpm 4.11 cannot verify {} signatures, so it is unverifiable on EL7",
-                packet.algorithm()
-            );
-            match key {
-                Some(_) => report.fail("signature", verdict),
-                None => report.warn("signature", verdict),
+        let problems = el7_problems(rpm, &found, best_hash, i, packet);
+        let (Some(path), Some(public)) = (key, &public) else {
+            if !problems.is_empty() {
+                report.warn("signature", format!("{packet}: {}", problems.join("; ")));
             }
-            continue;
-        }
-        let Some(key) = key else {
             continue;
         };
-        if packet.pubkey_algo == 17 {
-            // The rpm crate's verifier reads no DSA keys: check with the OpenPGP library.
-            match verify_dsa(key, &rpm.header_bytes, bytes) {
-                Ok(()) => report.pass(
-                    "signature",
-                    format!(
-                        "{packet} verifies with the primary key in {}",
-                        key.display()
-                    ),
-                ),
-                Err(e) => report.fail(
-                    "signature",
-                    format!(
-                        "{packet} does not verify with the primary key in {}: {e}",
-                        key.display()
-                    ),
-                ),
-            }
-            continue;
-        }
-        let verifier = load_key(key)?;
-        match verifier.verify(&rpm.header_bytes[..], bytes) {
-            Err(e) => report.fail(
-                "signature",
-                format!("{packet} does not verify with {}: {e}", key.display()),
-            ),
-            Ok(()) if by_primary_key(&verifier, &packet) => report.pass(
-                "signature",
-                format!(
-                    "{packet} verifies with the primary key in {}",
-                    key.display()
-                ),
-            ),
-            Ok(()) => report.fail(
-                "signature",
+        let (status, reason) = match verify(rpm, sig, public) {
+            Err(_) if made_by_subkey(public, packet) => (
+                Status::Fail,
                 format!(
                     "{packet} was made by a subkey of {}: rpm 4.11 verifies only primary-key \
                      signatures, so it is unverifiable on EL7",
-                    key.display()
+                    path.display()
                 ),
             ),
-        }
+            Err(e) => (
+                Status::Fail,
+                format!(
+                    "{packet} ({} tag) does not verify with the primary key in {}: {e}",
+                    sig.tag,
+                    path.display()
+                ),
+            ),
+            Ok(()) if problems.is_empty() => (
+                Status::Pass,
+                format!(
+                    "{packet} ({} tag, {}) verifies with the primary key in {}",
+                    sig.tag,
+                    if sig.with_payload {
+                        "header+payload"
+                    } else {
+                        "header"
+                    },
+                    path.display()
+                ),
+            ),
+            Ok(()) => (
+                Status::Fail,
+                format!(
+                    "{packet} verifies with the primary key in {}, but {}",
+                    path.display(),
+                    problems.join("; ")
+                ),
+            ),
+        };
+        report.push("signature", status, reason);
     }
     Ok(())
 }
 
-/// A DSA header signature checked against the key file's primary key only (rpm 4.11 verifies
-/// nothing else).
-fn verify_dsa(key: &Path, header: &[u8], signature: &[u8]) -> std::result::Result<(), String> {
-    use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
-    let armored = std::fs::read_to_string(key).map_err(|e| e.to_string())?;
-    let (public, _) = SignedPublicKey::from_string(&armored).map_err(|e| e.to_string())?;
-    let signature = DetachedSignature::from_bytes(signature).map_err(|e| e.to_string())?;
+/// Why EL7 cannot check the `i`th signature (in rpmpkgRead's order) even with its key.
+fn el7_problems(
+    rpm: &RpmFile,
+    found: &[Found],
+    best_hash: Option<u8>,
+    i: usize,
+    packet: &SigPacket,
+) -> Vec<String> {
+    let sig = &found[i];
+    let mut problems = Vec::new();
+    let md5_tag = rpm.has_sig(IndexSignatureTag::RPMSIGTAG_MD5);
+    if let Some(why) = rpm_k_digest(found, best_hash, md5_tag, sig, packet) {
+        problems.push(why);
+    }
+    // yum's pick is the first tag; a header+payload one needs the digest rpmpkgRead started.
+    if i == 0 && sig.with_payload && packet.hash_algo != payload_digest(sig.tag) {
+        problems.push(format!(
+            "yum's gpgcheck digests a {}-signed package only with {} (lib/package.c \
+             rpmpkgRead), so it refuses this one",
+            sig.tag,
+            if sig.tag == "PGP" { "MD5" } else { "SHA1" }
+        ));
+    }
+    problems
+}
+
+/// The digest rpmpkgRead starts before reading a package whose best signature is this tag.
+fn payload_digest(tag: &str) -> u8 {
+    if tag == "PGP" { MD5 } else { SHA1 }
+}
+
+/// Why `rpm -K` has no digest context for this signature, if it has none: it computes the
+/// best signature's hash over both parts, SHA1 over the header, MD5 over header+payload when
+/// there is a PGP or MD5 tag and SHA1 when there is a GPG one.
+fn rpm_k_digest(
+    found: &[Found],
+    best: Option<u8>,
+    md5_tag: bool,
+    sig: &Found,
+    packet: &SigPacket,
+) -> Option<String> {
+    let hash = packet.hash_algo;
+    let has = |tag: &str| found.iter().any(|f| f.tag == tag);
+    let computed = Some(hash) == best
+        || if sig.with_payload {
+            (hash == MD5 && (has("PGP") || md5_tag)) || (hash == SHA1 && has("GPG"))
+        } else {
+            hash == SHA1
+        };
+    (!computed).then(|| {
+        format!(
+            "`rpm -K` computes no {} digest for it beside the best signature's (lib/rpmchecksig.c \
+             rpmpkgVerifySigs), so it reports it BAD",
+            packet.hash()
+        )
+    })
+}
+
+/// Check one signature with the key file's primary key, over what EL7 hashes for its tag:
+/// the immutable region, or the header as stored and the payload, streamed.
+fn verify(rpm: &RpmFile, sig: &Found, public: &SignedPublicKey) -> std::result::Result<(), String> {
+    let signature = DetachedSignature::from_bytes(sig.bytes).map_err(|e| e.to_string())?;
+    let key = &public.primary_key;
+    if !sig.with_payload {
+        return signature
+            .signature
+            .verify(key, rpm.signed_header())
+            .map_err(|e| e.to_string());
+    }
+    let payload = File::open(&rpm.path)
+        .and_then(|mut f| {
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(rpm.payload_start))?;
+            Ok(f)
+        })
+        .map_err(|e| format!("{}: {e}", rpm.path.display()))?;
+    let data = (&rpm.header_bytes[..]).chain(BufReader::with_capacity(64 * 1024, payload));
     signature
         .signature
-        .verify(&public.primary_key, header)
+        .verify(key, data)
         .map_err(|e| e.to_string())
 }
 
-/// Whether the issuer is a primary key of the key file. The verifier only tries primary keys
-/// when the signature names no fingerprint, so a verified one without it is a primary's.
-fn by_primary_key(verifier: &Verifier, packet: &SigPacket) -> bool {
-    match packet
-        .issuer_fingerprint
-        .as_deref()
-        .and_then(|f| hex::decode(f).ok())
-    {
-        Some(fingerprint) => verifier.clone().with_key(&fingerprint).is_ok(),
-        None => true,
-    }
+/// Whether the packet names a subkey of the key file as its issuer.
+fn made_by_subkey(public: &SignedPublicKey, packet: &SigPacket) -> bool {
+    public.public_subkeys.iter().any(|sub| {
+        let fingerprint = hex::encode(sub.key.fingerprint().as_bytes());
+        let key_id = hex::encode(sub.key.legacy_key_id());
+        packet.issuer_fingerprint.as_deref() == Some(fingerprint.as_str())
+            || packet.issuer_key_id.as_deref() == Some(key_id.as_str())
+    })
 }
 
-fn load_key(path: &Path) -> Result<Verifier> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::input(format!("--key {}: {e}", path.display())))?;
-    let mut verifier = Verifier::new();
-    verifier.load_from_asc_bytes(&bytes).map_err(|e| {
+fn load_key(path: &Path) -> Result<SignedPublicKey> {
+    let bad = |e: String| {
         Error::input(format!(
-            "--key {}: not an ASCII-armored OpenPGP public key with an RSA, EdDSA or ECDSA key \
-             ({e}); export one with `gpg --armor --export KEYID`",
+            "--key {}: not an ASCII-armored OpenPGP public key ({e}); export one with `gpg \
+             --armor --export KEYID`",
             path.display()
         ))
-    })?;
-    Ok(verifier)
-}
-
-/// Read the first signature packet (RFC 4880 §5.2): version 3 or 4, algorithms, issuer.
-pub fn parse_packet(bytes: &[u8]) -> std::result::Result<SigPacket, String> {
-    let body = packet_body(bytes)?;
-    let byte = |i: usize| body.get(i).copied().ok_or("truncated signature packet");
-    match byte(0)? {
-        3 => {
-            // version, hashed length 5, type, time(4), key id(8), pubkey algo, hash algo
-            let key_id = body.get(7..15).ok_or("truncated v3 signature")?;
-            Ok(SigPacket {
-                version: 3,
-                pubkey_algo: byte(15)?,
-                hash_algo: byte(16)?,
-                issuer_key_id: Some(hex::encode(key_id)),
-                issuer_fingerprint: None,
-            })
-        }
-        version @ (4 | 5) => {
-            let mut packet = SigPacket {
-                version,
-                pubkey_algo: byte(2)?,
-                hash_algo: byte(3)?,
-                issuer_key_id: None,
-                issuer_fingerprint: None,
-            };
-            let mut at = 4;
-            for _ in 0..2 {
-                let len = usize::from(u16::from_be_bytes([byte(at)?, byte(at + 1)?]));
-                let area = body
-                    .get(at + 2..at + 2 + len)
-                    .ok_or("truncated subpackets")?;
-                read_subpackets(area, &mut packet)?;
-                at += 2 + len;
-            }
-            Ok(packet)
-        }
-        other => Err(format!("signature packet version {other}")),
-    }
-}
-
-fn read_subpackets(mut area: &[u8], packet: &mut SigPacket) -> std::result::Result<(), String> {
-    while !area.is_empty() {
-        let (len, skip) = match area[0] {
-            n @ 0..=191 => (usize::from(n), 1),
-            n @ 192..=254 => {
-                let second = *area.get(1).ok_or("truncated subpacket length")?;
-                ((usize::from(n) - 192) * 256 + usize::from(second) + 192, 2)
-            }
-            255 => {
-                let b = area.get(1..5).ok_or("truncated subpacket length")?;
-                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
-            }
-        };
-        let sub = area.get(skip..skip + len).ok_or("truncated subpacket")?;
-        area = &area[skip + len..];
-        let Some((&kind, data)) = sub.split_first() else {
-            continue;
-        };
-        match kind & 0x7f {
-            16 if data.len() == 8 => packet.issuer_key_id = Some(hex::encode(data)),
-            33 if data.len() > 1 => packet.issuer_fingerprint = Some(hex::encode(&data[1..])),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// The body of the first packet, which must be a signature (tag 2).
-fn packet_body(bytes: &[u8]) -> std::result::Result<&[u8], String> {
-    let first = *bytes.first().ok_or("empty signature")?;
-    if first & 0x80 == 0 {
-        return Err("not an OpenPGP packet".into());
-    }
-    let (tag, len, header) = if first & 0x40 == 0 {
-        let tag = (first >> 2) & 0x0f;
-        let (len, n) = match first & 3 {
-            0 => (usize::from(*bytes.get(1).ok_or("truncated")?), 1),
-            1 => {
-                let b = bytes.get(1..3).ok_or("truncated")?;
-                (usize::from(u16::from_be_bytes([b[0], b[1]])), 2)
-            }
-            2 => {
-                let b = bytes.get(1..5).ok_or("truncated")?;
-                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 4)
-            }
-            _ => (bytes.len() - 1, 0),
-        };
-        (tag, len, 1 + n)
-    } else {
-        let tag = first & 0x3f;
-        let b0 = *bytes.get(1).ok_or("truncated")?;
-        let (len, n) = match b0 {
-            0..=191 => (usize::from(b0), 1),
-            192..=223 => {
-                let b1 = *bytes.get(2).ok_or("truncated")?;
-                ((usize::from(b0) - 192) * 256 + usize::from(b1) + 192, 2)
-            }
-            255 => {
-                let b = bytes.get(2..6).ok_or("truncated")?;
-                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
-            }
-            _ => return Err("partial-length signature packet".into()),
-        };
-        (tag, len, 1 + n)
     };
-    if tag != 2 {
-        return Err(format!("packet tag {tag}, not a signature"));
-    }
-    bytes
-        .get(header..header + len)
-        .ok_or_else(|| "truncated signature packet".to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A v4 RSA/SHA256 signature packet with issuer fingerprint and key ID subpackets.
-    fn v4_packet() -> Vec<u8> {
-        let fpr = [0xabu8; 20];
-        let mut hashed = vec![22, 33, 4];
-        hashed.extend_from_slice(&fpr);
-        let unhashed = [9u8, 16, 1, 2, 3, 4, 5, 6, 7, 8];
-        let mut body = vec![4, 0, 1, 8];
-        body.extend_from_slice(&(hashed.len() as u16).to_be_bytes());
-        body.extend_from_slice(&hashed);
-        body.extend_from_slice(&(unhashed.len() as u16).to_be_bytes());
-        body.extend_from_slice(&unhashed);
-        body.extend_from_slice(&[0, 0, 0, 1, 1]); // hash prefix, a toy MPI
-        let mut packet = vec![0x89, 0]; // old format, tag 2, two-byte length
-        packet.push(body.len() as u8);
-        packet.extend_from_slice(&body);
-        packet
-    }
-
-    #[test]
-    fn reads_algorithm_and_issuer_from_a_v4_packet() {
-        let p = parse_packet(&v4_packet()).unwrap();
-        assert_eq!(p.algorithm(), "RSA");
-        assert_eq!(p.hash(), "SHA256");
-        assert_eq!(p.issuer_fingerprint.as_deref(), Some(&"ab".repeat(20)[..]));
-        assert_eq!(p.issuer_key_id.as_deref(), Some("0102030405060708"));
-        assert!(p.el7_can_verify());
-    }
-
-    #[test]
-    fn rejects_what_is_not_a_signature() {
-        assert!(parse_packet(b"").is_err());
-        assert!(parse_packet(b"hello").is_err());
-        let mut p = v4_packet();
-        p[0] = 0x99; // a public key packet
-        assert!(parse_packet(&p).unwrap_err().contains("tag 6"));
-        p.truncate(10);
-        p[0] = 0x89;
-        assert!(parse_packet(&p).is_err());
-    }
+    let armored = std::fs::read_to_string(path)
+        .map_err(|e| Error::input(format!("--key {}: {e}", path.display())))?;
+    let (public, _) = SignedPublicKey::from_string(&armored).map_err(|e| bad(e.to_string()))?;
+    Ok(public)
 }

@@ -45,6 +45,28 @@ pub fn sh(script: &str) -> String {
     run(Command::new("sh").args(["-ec", script]))
 }
 
+/// The files of an RPM, unpacked into `dir` (made when missing) as rpm2cpio and cpio see them.
+pub fn unpack(rpm: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let status = Command::new("sh")
+        .current_dir(dir)
+        .args(["-ec", "rpm2cpio \"$1\" | cpio -idm --quiet", "sh"])
+        .arg(rpm)
+        .status()
+        .unwrap();
+    assert!(status.success(), "rpm2cpio {}", rpm.display());
+}
+
+/// The names of the entries of `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// C source of an Envoy stand-in: no C runtime start files, so it needs only `write` and
 /// `_exit` at GLIBC_2.2.5, a GNU hash table only (rtld(GNU_HASH)), and runs on CentOS 7.
 const OLD_GLIBC_C: &str = r#"
@@ -87,6 +109,31 @@ pub fn old_glibc_elf(dir: &Path) -> PathBuf {
 pub fn new_glibc_elf(dir: &Path) -> PathBuf {
     compile(dir, "envoy-new", NEW_GLIBC_C, &[])
 }
+
+/// Header tags Debian's rpmbuild 4.18 writes and we do not, with the reason each is not needed
+/// (package_compare.rs and sidecar_package/compare.rs allow only these).
+pub const ONLY_RPMBUILD_HEADER: &[(u32, &str)] = &[
+    (1122, "OPTFLAGS: compiler flags of a %build we do not have"),
+    (
+        1141,
+        "FILECLASS: libmagic file classes, only for `rpm -q --fileclass`",
+    ),
+    (1142, "CLASSDICT: the dictionary of FILECLASS"),
+    (
+        1143,
+        "FILEDEPENDSX: per-file dependency map, only for `rpm -q --filerequire`",
+    ),
+    (1144, "FILEDEPENDSN: per-file dependency map"),
+    (1145, "DEPENDSDICT: per-file dependency map"),
+    (
+        5062,
+        "ENCODING: rpm 4.16+ marker that strings are UTF-8; rpm 4.11 does not know it",
+    ),
+    (
+        5097,
+        "PAYLOADDIGESTALT: rpm 4.16+ digest of the uncompressed payload; unknown to 4.11",
+    ),
+];
 
 /// Inputs for one package: an Envoy stand-in and packaging files written here.
 pub struct Fixture {
@@ -176,23 +223,38 @@ impl Fixture {
 
     /// The same three files packaged by Debian's rpmbuild (AutoReqProv on, no stripping).
     pub fn rpmbuild(&self, payload: &str) -> PathBuf {
-        let top = self.path().join("rpmbuild");
-        let spec = self.path().join("istio-proxy.spec");
-        std::fs::write(&spec, rpmbuild_spec(self)).unwrap();
-        run(Command::new("rpmbuild")
-            .arg("-bb")
-            .arg("--define")
-            .arg(format!("_topdir {}", top.display()))
-            .args(["--define", "__os_install_post %{nil}"])
-            .args(["--define", "debug_package %{nil}"])
-            .args(["--define", "_build_id_links none"])
-            .arg("--define")
-            .arg(format!("_binary_payload {payload}"))
-            .arg(&spec));
-        let rpms = top.join("RPMS/x86_64");
-        let entry = std::fs::read_dir(&rpms).unwrap().next().unwrap().unwrap();
-        entry.path()
+        let payload = format!("_binary_payload {payload}");
+        let rpms = rpmbuild_bb(
+            &self.path().join("rpmbuild"),
+            &self.path().join("istio-proxy.spec"),
+            &rpmbuild_spec(self),
+            &[&AS_INSTALLED[..], &[payload.as_str()]].concat(),
+        );
+        only_rpm(&rpms.join("x86_64"))
     }
+}
+
+/// The rpmbuild macros that leave the files as %install wrote them: no strip or other
+/// post-install step, no debuginfo package, no build-id links (for comparisons file by file).
+pub const AS_INSTALLED: [&str; 3] = [
+    "__os_install_post %{nil}",
+    "debug_package %{nil}",
+    "_build_id_links none",
+];
+
+/// Debian's `rpmbuild -bb` of the spec `text`, written to `spec`, with `top` as its _topdir
+/// and `defines` ("macro value") after that; returns the directory of the RPMs it wrote.
+pub fn rpmbuild_bb(top: &Path, spec: &Path, text: &str, defines: &[&str]) -> PathBuf {
+    std::fs::write(spec, text).unwrap();
+    let mut cmd = Command::new("rpmbuild");
+    cmd.arg("-bb")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()));
+    for define in defines {
+        cmd.args(["--define", define]);
+    }
+    run(cmd.arg(spec));
+    top.join("RPMS")
 }
 
 fn rpmbuild_spec(fx: &Fixture) -> String {
@@ -217,8 +279,6 @@ install -m 0644 {bootstrap} %{{buildroot}}/var/lib/istio/envoy/envoy_bootstrap_t
 
 %files
 %defattr(-,root,root)
-%dir /var/lib/istio
-%dir /var/lib/istio/envoy
 /usr/local/bin/envoy
 %config(noreplace) /var/lib/istio/envoy/sidecar.env
 /var/lib/istio/envoy/envoy_bootstrap_tmpl.json
@@ -233,14 +293,29 @@ install -m 0644 {bootstrap} %{{buildroot}}/var/lib/istio/envoy/envoy_bootstrap_t
     )
 }
 
+/// The RPM in `dir`, where rpmbuild wrote the one package of a spec.
+fn only_rpm(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 /// A tiny package providing what the fixture Envoy needs from CentOS 7's glibc, so that dnf
 /// can resolve it in an empty install root.
 pub fn glibc_stub_rpm(dir: &Path) -> PathBuf {
-    let top = dir.join("stub");
-    let spec = dir.join("glibc-stub.spec");
-    std::fs::write(
-        &spec,
-        r#"Name: glibc-stub
+    let rpms = rpmbuild_bb(
+        &dir.join("stub"),
+        &dir.join("glibc-stub.spec"),
+        GLIBC_STUB_SPEC,
+        &[],
+    );
+    only_rpm(&rpms.join("x86_64"))
+}
+
+const GLIBC_STUB_SPEC: &str = r#"Name: glibc-stub
 Version: 2.17
 Release: 1
 Summary: Provides the glibc capabilities of CentOS 7 for install tests
@@ -256,19 +331,4 @@ Provides: /bin/sh
 test stub
 
 %files
-"#,
-    )
-    .unwrap();
-    run(Command::new("rpmbuild")
-        .arg("-bb")
-        .arg("--define")
-        .arg(format!("_topdir {}", top.display()))
-        .arg(&spec));
-    let rpms = top.join("RPMS/x86_64");
-    std::fs::read_dir(&rpms)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
+"#;

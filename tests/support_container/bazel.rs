@@ -62,35 +62,54 @@ fn patch_bzl(dir: &Path) {
     }
 }
 
+/// A line the fixture Envoy prints only when built with `-DFROM_EXTRA` (an extra `--bazelrc`).
+pub const EXTRA_LINE: &str = "built with the extra bazelrc";
+
 /// A workspace whose `//src/envoy:envoy` compiles only if both the workspace's
-/// `build:release` config and the work dir's bazelrc (prepare's cxxopts) were applied.
+/// `build:release` config and prepare's bazelrc were applied: the bazelrc and workspace-status
+/// script are the ones `prepare` writes (the library's own text), so the CentOS 7 cxxopts
+/// must reach the compiler. The binary prints [`EXTRA_LINE`] when `FROM_EXTRA` is defined.
 pub fn write_workspace(workdir: &Path, tree: &Path) {
+    let version: proxy_rpm::release::IstioVersion = "1.6.14".parse().unwrap();
+    let pin = "0123456789abcdef0123456789abcdef01234567";
+    let status = workdir.join("bazel/workspace-status.sh");
+    let main = format!(
+        "#include <cstdio>\n\
+         #ifndef FIXTURE_RELEASE\n#error \"--config=release was not applied\"\n#endif\n\
+         #ifndef ENVOY_IGNORE_GLIBCXX_USE_CXX11_ABI_ERROR\n\
+         #error \"prepare's bazelrc (the CentOS 7 cxxopts) was not applied\"\n#endif\n\
+         #if _GLIBCXX_USE_CXX11_ABI != 1\n#error \"_GLIBCXX_USE_CXX11_ABI is not 1\"\n#endif\n\
+         int main() {{\n  std::puts(\"fixture envoy\");\n\
+         #ifdef FROM_EXTRA\n  std::puts(\"{EXTRA_LINE}\");\n#endif\n  return 0;\n}}\n"
+    );
     let files = [
-        (tree.join("WORKSPACE"), "workspace(name = \"fixture\")\n"),
+        (
+            tree.join("WORKSPACE"),
+            "workspace(name = \"fixture\")\n".to_string(),
+        ),
         (
             tree.join(".bazelrc"),
-            "build:release -c opt\nbuild:release --copt=-DFIXTURE_RELEASE=1\n",
+            "build:release -c opt\nbuild:release --copt=-DFIXTURE_RELEASE=1\n".to_string(),
         ),
         (
             tree.join("src/envoy/BUILD"),
-            "cc_binary(\n    name = \"envoy\",\n    srcs = [\"main.cc\"],\n)\n",
+            "cc_binary(\n    name = \"envoy\",\n    srcs = [\"main.cc\"],\n)\n".to_string(),
+        ),
+        (tree.join("src/envoy/main.cc"), main),
+        (
+            proxy_rpm::source::bazelrc_path(workdir),
+            proxy_rpm::source::files::bazelrc(version, pin, &status),
         ),
         (
-            tree.join("src/envoy/main.cc"),
-            "#include <cstdio>\n\
-             #ifndef FIXTURE_RELEASE\n#error \"--config=release was not applied\"\n#endif\n\
-             #ifndef FIXTURE_CXXOPT\n#error \"the work dir's bazelrc was not applied\"\n#endif\n\
-             int main() { std::puts(\"fixture envoy\"); return 0; }\n",
-        ),
-        (
-            workdir.join("bazel/cxxopts.bazelrc"),
-            "build --cxxopt=-DFIXTURE_CXXOPT=1\n",
+            status.clone(),
+            proxy_rpm::source::files::workspace_status(version, pin),
         ),
     ];
     for (path, content) in files {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, content).unwrap();
     }
+    std::fs::set_permissions(&status, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 /// Shuts down the Bazel servers of the given output bases when dropped (they would otherwise

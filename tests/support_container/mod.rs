@@ -1,10 +1,14 @@
 //! Fixtures for the container and Bazel tests: podman's configuration for this machine, a
-//! busybox test image with a Bazel stand-in, the proxy-rpm binary, and helpers to wait for a
-//! child without sleeping. Everything here is written by the tests themselves.
+//! busybox test image with a Bazel stand-in (and one with toolchain stand-ins on top), the
+//! proxy-rpm binary, and helpers to wait for a child without sleeping. Everything here is
+//! written by the tests themselves.
 #![allow(dead_code)]
 
 pub mod bazel;
+pub mod blocking;
+pub mod dockerfile;
 pub mod nginx;
+pub mod toolchain;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -204,14 +208,31 @@ const APPLETS: &[&str] = &[
     "sh", "id", "mkdir", "env", "cat", "chmod", "ln", "rm", "ls", "touch", "echo", "printf",
 ];
 
-/// A busybox image with the Bazel stand-in, made with `podman import` from Debian's
-/// busybox-static (no registry can be reached). Its tag is a hash of what goes in.
+/// The image builds and compiles run in: the busybox image with stand-ins for the toolchain,
+/// so that the toolchain check a `build --image` runs first passes.
 pub fn test_image() -> Result<String, String> {
-    static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
-    IMAGE.get_or_init(make_test_image).clone()
+    toolchain::stand_in_image()
 }
 
-fn make_test_image() -> Result<String, String> {
+/// `REPO:` and the first 12 hex digits of `hash` (of all that goes into a test image), and
+/// whether podman has that image already: each test image is made once per content.
+pub fn content_tag(repo: &str, hash: Sha256) -> (String, bool) {
+    let tag = format!("{repo}:{}", &hex::encode(hash.finalize())[..12]);
+    let exists = output(podman().args(["image", "exists", &tag]))
+        .status
+        .success();
+    (tag, exists)
+}
+
+/// A busybox image with the Bazel stand-in and nothing else of a toolchain, made with
+/// `podman import` from Debian's busybox-static (no registry can be reached). Its tag is a
+/// hash of what goes in.
+pub fn busybox_image() -> Result<String, String> {
+    static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
+    IMAGE.get_or_init(make_busybox_image).clone()
+}
+
+fn make_busybox_image() -> Result<String, String> {
     podman_ready()?;
     let busybox = Path::new("/bin/busybox");
     let binary = std::fs::read(busybox).map_err(|e| {
@@ -234,14 +255,8 @@ fn make_test_image() -> Result<String, String> {
         h.update(part);
         h.update(b"\0");
     }
-    let tag = format!(
-        "localhost/proxy-rpm-test-busybox:{}",
-        &hex::encode(h.finalize())[..12]
-    );
-    if output(podman().args(["image", "exists", &tag]))
-        .status
-        .success()
-    {
+    let (tag, exists) = content_tag("localhost/proxy-rpm-test-busybox", h);
+    if exists {
         return Ok(tag);
     }
     let dir = tempfile::tempdir_in(scratch()).map_err(|e| e.to_string())?;

@@ -15,6 +15,10 @@ pub use http::GitHttp;
 pub const PIN_1_6_14: &str = "1ef6cb53abbb057185f4bcb60e28cf92c3a174ad";
 /// The real pin of Istio 1.6.13; the fixture's tag 1.6.13 names a fixture commit instead.
 pub const PIN_1_6_13: &str = "ef96e9c2f0b0d2a31e3a9426c4b339db0b33885f";
+/// The real pin of Istio 1.7.8 (`git show 1.7.8:istio.deps`); the fixture's tag 1.7.8 agrees.
+pub const PIN_1_7_8: &str = "d68172a37cb87c52d683a906bd2fba90060f8d82";
+/// The Bazel of the 1.7 pins (istio/proxy@d68172a3:.bazelversion), in the fixture's 1.7 commit.
+pub const BAZEL_1_7: &str = "3.1.0";
 
 /// Run git in `dir` with a fixed identity, ignoring the user's and the system's config.
 pub fn git(dir: &Path, args: &[&str]) -> String {
@@ -93,6 +97,16 @@ pub fn sidecar_env(tag: &str) -> String {
     format!("# fixture sidecar.env for {tag}\nFIXTURE_RELEASE={tag}\n")
 }
 
+pub fn istio_start(tag: &str) -> String {
+    format!("#!/bin/bash\n# fixture istio-start.sh for {tag}\nexit 0\n")
+}
+
+pub fn istio_service(tag: &str) -> String {
+    format!(
+        "# fixture istio.service for {tag}\n[Service]\nExecStart=/usr/local/bin/istio-start.sh\n"
+    )
+}
+
 pub fn bootstrap(tag: &str) -> String {
     format!("{{\n  \"fixture\": \"envoy bootstrap for {tag}\"\n}}\n")
 }
@@ -103,6 +117,9 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     /// Oldest first; the tip is the last.
     pub proxy_commits: Vec<String>,
+    /// A commit of branch release-1.7 of the proxy fixture, from `proxy_commits[2]`: the tree
+    /// of a 1.7 pin as far as the tool looks, `.bazelversion` naming Bazel 3.1.0.
+    pub proxy_1_7: String,
 }
 
 impl Fixture {
@@ -136,29 +153,53 @@ impl Fixture {
             ),
         ];
 
+        git(&proxy, &["checkout", "-q", "-b", "release-1.7"]);
+        let proxy_1_7 = commit(
+            &proxy,
+            &[(".bazelversion", &format!("{BAZEL_1_7}\n"))],
+            "1.7: Bazel 3.1.0",
+        );
+        git(&proxy, &["checkout", "-q", "main"]);
+
         let istio = root.join("istio");
         init(&istio);
-        let release = |tag: &str, pin: &str| {
+        // The bootstrap template is envoy_bootstrap_v2.json in 1.6 and envoy_bootstrap.json in
+        // 1.7 (istio/istio@1.7.8:tools/packaging/common/), the only other file gone.
+        let release = |tag: &str, pin: &str, bootstrap_name: &str, gone: &str| {
+            let dir = istio.join("tools/packaging/common");
+            let _ = fs::remove_file(dir.join(gone));
             commit(
                 &istio,
                 &[
                     ("istio.deps", &istio_deps(pin)),
                     ("tools/packaging/common/sidecar.env", &sidecar_env(tag)),
                     (
-                        "tools/packaging/common/envoy_bootstrap_v2.json",
+                        &format!("tools/packaging/common/{bootstrap_name}"),
                         &bootstrap(tag),
                     ),
-                    ("tools/packaging/common/istio.service", "# not fetched\n"),
+                    ("tools/packaging/common/istio-start.sh", &istio_start(tag)),
+                    ("tools/packaging/common/istio.service", &istio_service(tag)),
+                    ("tools/packaging/common/README.md", "# not fetched\n"),
                 ],
                 &format!("release {tag}"),
             );
         };
-        release("1.6.13", &proxy_commits[1]);
+        let (v2, v3) = ("envoy_bootstrap_v2.json", "envoy_bootstrap.json");
+        release("1.6.13", &proxy_commits[1], v2, v3);
         git(&istio, &["tag", "1.6.13"]);
-        release("1.6.14", PIN_1_6_14);
+        release("1.6.14", PIN_1_6_14, v2, v3);
         git(&istio, &["tag", "-a", "-m", "Istio 1.6.14", "1.6.14"]);
-        release("main", &proxy_commits[2]);
-        Fixture { dir, proxy_commits }
+        release("main", &proxy_commits[2], v2, v3);
+        // 1.7.8 on its own branch, as Istio's release-1.7.
+        git(&istio, &["checkout", "-q", "-b", "release-1.7", "1.6.14"]);
+        release("1.7.8", PIN_1_7_8, v3, v2);
+        git(&istio, &["tag", "-a", "-m", "Istio 1.7.8", "1.7.8"]);
+        git(&istio, &["checkout", "-q", "main"]);
+        Fixture {
+            dir,
+            proxy_commits,
+            proxy_1_7,
+        }
     }
 
     /// The directory a mirror or server serves: holds `istio/istio` and `istio/proxy`.

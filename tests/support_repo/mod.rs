@@ -9,7 +9,22 @@ use std::process::{Child, Command, Output, Stdio};
 
 use tempfile::TempDir;
 
-use crate::support::{Fixture, bin, repo_root, run};
+use crate::support::{Fixture, bin, have, repo_root, run};
+
+/// Whether the host has what signing, publishing and dnf need, and the `extra` tools; each
+/// missing one is said (`have`).
+pub fn repo_tools(extra: &[&str]) -> bool {
+    let tools = [
+        "gpg",
+        "rpmkeys",
+        "rpmbuild",
+        "createrepo_c",
+        "dnf",
+        "python3",
+        "flock",
+    ];
+    tools.iter().chain(extra).all(|t| have(t))
+}
 
 /// A private gpg home; its agent is stopped when dropped.
 pub struct Gpg {
@@ -381,18 +396,53 @@ pub struct PrimaryPackage {
     pub header_range: String,
 }
 
-/// The `href` of each `<data>` in repomd.xml, by type.
-pub fn repomd_entries(repodata: &Path) -> Vec<(String, String)> {
-    let repomd = std::fs::read_to_string(repodata.join("repomd.xml")).unwrap();
+/// One `<data>` of repomd.xml: what a client fetches and the checksum it checks it against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepomdRecord {
+    pub kind: String,
+    pub href: String,
+    /// `TYPE:HEX` of the compressed file, as `<checksum type="TYPE">HEX</checksum>` says.
+    pub checksum: String,
+}
+
+/// The `<data>` records of a repomd.xml text.
+pub fn repomd_records(repomd: &str) -> Vec<RepomdRecord> {
     repomd
         .split("<data type=\"")
         .skip(1)
         .map(|d| {
-            let kind = d.split('"').next().unwrap().to_string();
-            let href = attr(d, "location", "href");
-            (kind, href)
+            let value = between(d, "<checksum ", "</checksum>");
+            RepomdRecord {
+                kind: d.split('"').next().unwrap().to_string(),
+                href: attr(d, "location", "href"),
+                checksum: format!(
+                    "{}:{}",
+                    attr(d, "checksum", "type"),
+                    value.split('>').nth(1).unwrap()
+                ),
+            }
         })
         .collect()
+}
+
+/// The `href` of each `<data>` in repomd.xml, by type.
+pub fn repomd_entries(repodata: &Path) -> Vec<(String, String)> {
+    let repomd = std::fs::read_to_string(repodata.join("repomd.xml")).unwrap();
+    repomd_records(&repomd)
+        .into_iter()
+        .map(|r| (r.kind, r.href))
+        .collect()
+}
+
+/// GET `url` with curl (never through a proxy) into `out`; the HTTP status.
+pub fn http_get(url: &str, out: &Path) -> u16 {
+    let code = run(Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "-o"])
+        .arg(out)
+        .args(["-w", "%{http_code}", url]));
+    code.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("curl {url}: no status code: {code:?}"))
 }
 
 /// Packages listed in the repository's primary.xml.gz (sorted).

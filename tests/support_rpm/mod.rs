@@ -2,6 +2,8 @@
 //! written here, OpenPGP keys made by gpg, and a way to run our binary on them.
 #![allow(dead_code)]
 
+pub mod parts;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -36,6 +38,10 @@ pub struct Spec {
     pub conflicts: Vec<String>,
     /// `%_binary_filedigest_algorithm`, when not rpmbuild's default (SHA256).
     pub file_digest_algo: Option<u32>,
+    /// False for a package with an empty `%files`: no files, a payload of only the trailer.
+    pub files: bool,
+    /// A `%post` run by this interpreter (`-p`), with this body.
+    pub post: Option<(String, String)>,
 }
 
 impl Spec {
@@ -47,7 +53,21 @@ impl Spec {
             requires: Vec::new(),
             conflicts: Vec::new(),
             file_digest_algo: None,
+            files: true,
+            post: None,
         }
+    }
+
+    /// A `%post -p INTERPRETER` with `body`.
+    pub fn post(mut self, interpreter: &str, body: &str) -> Spec {
+        self.post = Some((interpreter.into(), body.into()));
+        self
+    }
+
+    /// A package with an empty `%files` list.
+    pub fn no_files(mut self) -> Spec {
+        self.files = false;
+        self
     }
 
     pub fn payload(mut self, payload: &str) -> Spec {
@@ -79,6 +99,12 @@ impl Spec {
     /// with another owner, an empty directory and a %ghost.
     fn text(&self) -> String {
         let n = &self.name;
+        if !self.files {
+            return format!(
+                "Name: {n}\nVersion: 1.0\nRelease: 1\nSummary: An empty {n} package\n\
+                 License: MIT\nBuildArch: x86_64\n\n%description\nNo files.\n\n%files\n"
+            );
+        }
         let mut deps = String::new();
         for r in &self.requires {
             deps.push_str(&format!("Requires: {r}\n"));
@@ -86,6 +112,10 @@ impl Spec {
         for c in &self.conflicts {
             deps.push_str(&format!("Conflicts: {c}\n"));
         }
+        let post = match &self.post {
+            Some((interpreter, body)) => format!("%post -p {interpreter}\n{body}\n"),
+            None => String::new(),
+        };
         format!(
             r#"Name: {n}
 Version: 1.0
@@ -116,6 +146,7 @@ exit 0
 %postun
 exit 0
 
+{post}
 %files
 %defattr(-,root,root,-)
 /usr/bin/{n}-elf
@@ -179,6 +210,29 @@ impl Scratch {
         let rpm = top.join(format!("RPMS/x86_64/{}-1.0-1.x86_64.rpm", spec.name));
         assert!(rpm.is_file(), "rpmbuild wrote no {}", rpm.display());
         rpm
+    }
+
+    /// Build the source package of `spec` with `rpmbuild -bs` (the spec alone, no sources).
+    pub fn rpmbuild_source(&self, spec: &Spec) -> PathBuf {
+        require_tool("rpmbuild");
+        let top = self.path(&format!("top-{}", spec.name));
+        let spec_path = self.path(&format!("{}.spec", spec.name));
+        fs::write(&spec_path, spec.text()).unwrap();
+        let out = Command::new("rpmbuild")
+            .arg("-bs")
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .arg(&spec_path)
+            .output()
+            .expect("run rpmbuild");
+        assert!(
+            out.status.success(),
+            "rpmbuild -bs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let srpm = top.join(format!("SRPMS/{}-1.0-1.src.rpm", spec.name));
+        assert!(srpm.is_file(), "rpmbuild wrote no {}", srpm.display());
+        srpm
     }
 
     /// Compile a C program against Debian's glibc: it needs GLIBC_2.34 (__libc_start_main).
@@ -286,10 +340,27 @@ impl Gpg {
 
     /// Sign a package in place with rpmsign; `signer` may end in `!` to force a subkey.
     pub fn rpmsign(&self, rpm: &Path, signer: &str) {
+        self.rpmsign_with(rpm, signer, &[]);
+    }
+
+    /// Sign with rpmsign's `--rpmv3`, which adds the v3 header+payload signature (PGP for an
+    /// RSA key, GPG for a DSA key) to the header-only one, by `digest` ("md5", "sha1"…) or
+    /// gpg's choice.
+    pub fn rpmsign_v3(&self, rpm: &Path, signer: &str, digest: Option<&str>) {
+        let mut extra = vec!["--rpmv3".to_string()];
+        if let Some(algo) = digest {
+            extra.extend(["--define".into(), format!("_gpg_digest_algo {algo}")]);
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        self.rpmsign_with(rpm, signer, &extra);
+    }
+
+    fn rpmsign_with(&self, rpm: &Path, signer: &str, extra: &[&str]) {
         require_tool("rpmsign");
         let out = Command::new("rpmsign")
             .env("GNUPGHOME", self.home.path())
             .arg("--addsign")
+            .args(extra)
             .args(["--define", "__gpg /usr/bin/gpg"])
             .arg("--define")
             .arg(format!("_gpg_path {}", self.home.path().display()))
@@ -342,4 +413,77 @@ pub fn status_of<'a>(stdout: &'a str, check: &str) -> Option<(&'a str, &'a str)>
         let (name, reason) = rest.split_once(": ")?;
         (name == check).then_some((status, reason))
     })
+}
+
+/// The reason of the first `check` line, asserting its status word.
+pub fn assert_status(stdout: &str, check: &str, want: &str) -> String {
+    let (status, reason) =
+        status_of(stdout, check).unwrap_or_else(|| panic!("no {check} check in:\n{stdout}"));
+    assert_eq!(status, want, "{check}: {reason}\n{stdout}");
+    reason.to_string()
+}
+
+/// Every `check` line as (status, reason).
+pub fn all_of<'a>(stdout: &'a str, check: &str) -> Vec<(&'a str, &'a str)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (status, rest) = line.split_once("  ")?;
+            let (name, reason) = rest.split_once(": ")?;
+            (name == check).then_some((status, reason))
+        })
+        .collect()
+}
+
+/// Exit code (0 or 1) and stdout of `verify FILE ARGS…`.
+pub fn verdict(rpm: &Path, args: &[&str]) -> (i32, String) {
+    let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&rpm];
+    for a in args {
+        all.push(a);
+    }
+    let (code, out, err) = verify(&all);
+    assert!(
+        code == 0 || code == 1,
+        "verify {}: {out}{err}",
+        rpm.display()
+    );
+    (code, out)
+}
+
+/// Debian's rpm 4.18 checks every digest of an assembled package: the assembly is sound.
+pub fn rpm_k_ok(rpm: &Path) {
+    require_tool("rpm");
+    let out = Command::new("rpm").arg("-Kv").arg(rpm).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !text.contains("BAD"),
+        "rpm -Kv: {text}"
+    );
+}
+
+/// `rpm -Kv` (4.18) with `key` imported into a database of its own, in `dir`: its report.
+pub fn rpm_k_with_key(dir: &Path, key: &Path, rpm: &Path) -> String {
+    require_tool("rpm");
+    let db = dir.join("rpmdb");
+    let rpm_cmd = |args: &[&std::ffi::OsStr]| {
+        Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&db)
+            .args(args)
+            .output()
+            .expect("run rpm")
+    };
+    if !db.exists() {
+        fs::create_dir_all(&db).unwrap();
+        let init = rpm_cmd(&["--initdb".as_ref()]);
+        assert!(init.status.success(), "rpm --initdb: {init:?}");
+        let import = rpm_cmd(&["--import".as_ref(), key.as_os_str()]);
+        assert!(import.status.success(), "rpm --import: {import:?}");
+    }
+    let out = rpm_cmd(&["-Kv".as_ref(), rpm.as_os_str()]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
