@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::Stage;
-use super::stages::{Runner, digest, file_matches, file_sha256, out, outputs, stage_error};
+use super::runner::{Runner, digest, file_matches, file_sha256, out, outputs, stage_error};
 use crate::agent;
 use crate::error::Result;
 

@@ -7,6 +7,7 @@
 mod agent;
 mod lock;
 mod plan;
+mod runner;
 mod sidecar;
 mod stage;
 mod stages;

@@ -6,9 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::stages::{
-    Runner, digest, file_matches, file_sha256, out, package_settings, stage_error, write_signed,
-};
+use super::runner::{Runner, digest, file_matches, file_sha256, out, stage_error};
+use super::stages::{package_settings, write_signed};
 use super::{Build, Stage};
 use crate::error::{Error, Result};
 use crate::package::{PackageFlags, PackageOptions};

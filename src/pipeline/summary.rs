@@ -5,7 +5,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::stages::{Finished, Outcome, verify_key};
+use super::runner::{Finished, Outcome};
+use super::stages::verify_key;
 use super::{Build, Stage};
 
 pub fn render(build: &Build, finished: &Finished) -> String {
