@@ -186,6 +186,14 @@ impl Cmd {
         &self.args
     }
 
+    /// The arguments as (lossy) strings, for comparing command lines.
+    pub fn words(&self) -> Vec<String> {
+        self.args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// The command as a shell would need it typed (used in logs, errors and `--dry-run`).
     pub fn display(&self) -> String {
         let mut words: Vec<String> = Vec::new();

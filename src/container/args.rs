@@ -227,10 +227,7 @@ mod tests {
     use crate::preflight::Version;
 
     fn words(cmd: &Cmd) -> Vec<String> {
-        cmd.arguments()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
+        cmd.words()
     }
 
     #[test]

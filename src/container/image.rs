@@ -484,10 +484,7 @@ mod tests {
     }
 
     fn words(cmd: &Cmd) -> Vec<String> {
-        cmd.arguments()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
+        cmd.words()
     }
 
     #[test]
