@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod elf;
 pub mod error;
+pub mod net;
 pub mod preflight;
 pub mod report;
 pub mod run;

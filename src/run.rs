@@ -58,10 +58,6 @@ impl ChildPids {
         tracked.pids.clone()
     }
 
-    pub fn is_stopped(&self) -> bool {
-        self.lock().stopped
-    }
-
     fn set(&self, pids: Vec<u32>) {
         self.lock().pids = pids;
     }

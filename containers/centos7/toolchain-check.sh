@@ -92,6 +92,23 @@ at_least() {
   [ "$major" -gt "$2" ] || { [ "$major" -eq "$2" ] && [ "$minor" -ge "$3" ]; }
 }
 
+# version_at_least TOOL MAJOR MINOR EXPECTED [MISSING]: is TOOL on PATH, and does
+# `TOOL --version` name at least MAJOR.MINOR? Sets $found to that version, or prints one line
+# saying what is wrong (EXPECTED) or missing (MISSING, by default "TOOL EXPECTED").
+version_at_least() {
+  found=''
+  if ! on_path "$1"; then
+    missing "$1" "${5:-$1 $4}"
+    return
+  fi
+  v=$(version_in "$(first_line "$1" --version)")
+  if at_least "$v" "$2" "$3"; then
+    found=$v
+  else
+    wrong "$1" "${v:-no version}" "$4"
+  fi
+}
+
 gcc_version='' clang_version='' cmake_version='' python_version='' git_version='' go_version=''
 
 for tool in gcc g++; do
@@ -134,14 +151,8 @@ else
   missing clang++ "clang++ 9.0.0 (LLVM 9.0.0 in /opt/llvm/bin)"
 fi
 
-if on_path cmake; then
-  cmake_version=$(version_in "$(first_line cmake --version)")
-  if ! at_least "$cmake_version" 3 0; then
-    wrong cmake "${cmake_version:-no version}" "3.x (EPEL's cmake3, linked as cmake)"
-  fi
-else
-  missing cmake "cmake 3.x (EPEL's cmake3, linked as cmake)"
-fi
+version_at_least cmake 3 0 "3.x (EPEL's cmake3, linked as cmake)"
+cmake_version=$found
 
 if ! on_path ninja; then missing ninja "ninja (EPEL's ninja-build, linked as ninja)"; fi
 
@@ -157,14 +168,8 @@ for tool in python python2; do
   esac
 done
 
-if on_path git; then
-  git_version=$(version_in "$(first_line git --version)")
-  if ! at_least "$git_version" 2 18; then
-    wrong git "${git_version:-no version}" "2.18 or later (rh-git218, enabled by the entry point)"
-  fi
-else
-  missing git "git 2.18 or later (rh-git218, enabled by the entry point)"
-fi
+version_at_least git 2 18 "2.18 or later (rh-git218, enabled by the entry point)"
+git_version=$found
 
 if on_path go; then
   # `go version go1.14.15 linux/amd64`: the word after "version", without its "go".
@@ -193,16 +198,9 @@ extras=''
 for tool in "$@"; do
   case $tool in
     python3)
-      if on_path python3; then
-        v=$(version_in "$(first_line python3 --version)")
-        if at_least "$v" 3 6; then
-          extras="$extras, python3 $v"
-        else
-          wrong python3 "${v:-no version}" "3.6 or later (CentOS 7's python3)"
-        fi
-      else
-        missing python3 "Python 3.6 or later (CentOS 7's python3)"
-      fi
+      version_at_least python3 3 6 "3.6 or later (CentOS 7's python3)" \
+        "Python 3.6 or later (CentOS 7's python3)"
+      if [ -n "$found" ]; then extras="$extras, python3 $found"; fi
       ;;
     gn)
       if on_path gn; then

@@ -129,11 +129,7 @@ pub fn build(opts: &AgentOptions, commit: &str, r: &Reporter) -> Result<Built> {
         &opts.log,
         r,
     )?;
-    step.finish(match tree {
-        TreeAction::Fetched => "fetched",
-        TreeAction::InPlace => "already in place",
-        TreeAction::Reset => "local changes discarded",
-    });
+    step.finish(tree.done());
 
     for dir in [
         layout.output.parent().unwrap_or(&workdir),

@@ -14,8 +14,10 @@ pub const PACKAGE: &str = "./pilot/cmd/pilot-agent";
 
 /// Makefile.core.mk's `LDFLAGS` for every binary: `-s -w` strip the symbol table and DWARF
 /// (Istio's RPM spec strips its binaries too, `strip -s`), `-extldflags -static` matters only
-/// if cgo were on. gobuild.sh drops `LDFLAGS` when `STATIC` is not 1 and the Makefile passes
-/// `STATIC=0`, so Istio's own images carry unstripped binaries; what we package matches its RPM.
+/// if cgo were on. gobuild.sh drops `LDFLAGS` when `STATIC` is not 1; up to 1.7.4 the Makefile
+/// passes `STATIC=0` for pilot-agent too, so those images carry it unstripped; from 1.7.5 it is
+/// built without `STATIC=0` (Makefile.core.mk `AGENT_BINARIES`, `-tags=agent`, RELEASE_LDFLAGS)
+/// and stripped. What we package matches Istio's RPM either way.
 pub const LDFLAGS: &str = "-extldflags -static -s -w";
 
 /// The Go package whose variables carry the version stamp.

@@ -43,7 +43,7 @@ impl Layout {
     pub fn of(options: &CompileOptions) -> std::io::Result<Layout> {
         let workdir = absolute(&options.workdir)?;
         let cache_dir = absolute(&options.cache_dir)?;
-        let tree = workdir.join("src").join("istio-proxy");
+        let tree = workdir.join(crate::source::TREE_DIR);
         let all = |paths: &[PathBuf]| -> std::io::Result<Vec<PathBuf>> {
             paths.iter().map(|p| absolute(p)).collect()
         };

@@ -7,7 +7,7 @@
 //! farm is checked to the TCP connect: the TLS handshake is Bazel's.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// How long a farm may take to answer before it counts as down.
@@ -68,36 +68,20 @@ pub fn endpoint(url: &str) -> Result<Endpoint, String> {
 /// and how fast; `Err` says why not, in a few words.
 pub fn probe(url: &str, timeout: Duration) -> Result<String, String> {
     let end = endpoint(url)?;
-    let addrs: Vec<SocketAddr> = (end.host.as_str(), end.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", end.host))?
-        .collect();
     let started = Instant::now();
-    let mut last = format!("{} has no address", end.host);
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) if end.tls => {
-                drop(stream);
-                return Ok(format!(
-                    "{addr} accepts connections ({} ms; TLS is left to Bazel)",
-                    started.elapsed().as_millis()
-                ));
-            }
-            Ok(stream) => {
-                return speaks_http2(stream, timeout).map(|()| {
-                    format!(
-                        "{addr} answers HTTP/2, as gRPC runs on ({} ms)",
-                        started.elapsed().as_millis()
-                    )
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                last = format!("{addr}: no answer within {}s", timeout.as_secs());
-            }
-            Err(e) => last = format!("{addr}: {e}"),
-        }
+    let (stream, addr) = crate::net::connect(&end.host, end.port, timeout)?;
+    if end.tls {
+        return Ok(format!(
+            "{addr} accepts connections ({} ms; TLS is left to Bazel)",
+            started.elapsed().as_millis()
+        ));
     }
-    Err(last)
+    speaks_http2(stream, timeout).map(|()| {
+        format!(
+            "{addr} answers HTTP/2, as gRPC runs on ({} ms)",
+            started.elapsed().as_millis()
+        )
+    })
 }
 
 fn speaks_http2(mut stream: TcpStream, timeout: Duration) -> Result<(), String> {

@@ -138,8 +138,8 @@ impl CompileArgs {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        let out = compile(&options, reporter)?;
-        println!("{}", out.display());
+        let compiled = compile(&options, reporter)?;
+        println!("{}", compiled.envoy.display());
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -253,8 +253,17 @@ fn planned(options: &CompileOptions) -> CompileOptions {
     options
 }
 
+/// What a compile leaves.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// `WORKDIR/out/envoy`.
+    pub envoy: PathBuf,
+    /// With a farm: the farm, its image and where Bazel's actions ran, for summaries.
+    pub remote: Option<String>,
+}
+
 /// Run Bazel and copy the binary to `WORKDIR/out/envoy` (mode 0755, owned by the caller).
-pub fn compile(options: &CompileOptions, reporter: &Reporter) -> Result<PathBuf> {
+pub fn compile(options: &CompileOptions, reporter: &Reporter) -> Result<Compiled> {
     let mut options = options.clone();
     options.remote.image = remote::check(&options, reporter)?;
     let options = &options;
@@ -306,13 +315,17 @@ pub fn compile(options: &CompileOptions, reporter: &Reporter) -> Result<PathBuf>
     })?;
     copy_output(&layout.tree.join(OUTPUT), &layout.output)?;
     step.finish("done");
-    if let Some(line) = remote::summary(&options.remote, summary.as_deref()) {
+    let remote = remote::summary(&options.remote, summary.as_deref());
+    if let Some(line) = &remote {
         reporter.info(format!("    remote: {line}"));
     }
     if let Some(summary) = summary {
         reporter.info(format!("    bazel: {summary}"));
     }
-    Ok(layout.output)
+    Ok(Compiled {
+        envoy: layout.output,
+        remote,
+    })
 }
 
 /// Check that every rc file to import is there, then write the one rc Bazel is given (with a
@@ -331,14 +344,7 @@ fn write_rc(
             options.workdir.display()
         ));
     }
-    for file in &layout.rc_imports {
-        if !file.is_file() {
-            return Err(Error::input(format!(
-                "--bazelrc {}: no such file; give an existing Bazel rc file",
-                file.display()
-            )));
-        }
-    }
+    rc::require(&layout.rc_imports)?;
     let mut text = rc::contents(&layout.rc_imports);
     let header_file = secret::path(&layout.workdir);
     if headers {

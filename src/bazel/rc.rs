@@ -1,11 +1,15 @@
-//! The one rc file a compile gives Bazel. Bazel before 4.0 honours a single `--bazelrc`
-//! startup option (several came with bazelbuild/bazel PR #12740, 2021), and the pinned
-//! istio/proxy builds with Bazel 2.2.0 (istio/proxy@1ef6cb53:.bazelversion). So compile writes
+//! The one rc file a compile gives Bazel. Bazel 2.x and 3.x (and 4.0) honour a single
+//! `--bazelrc` startup option: a second one is ignored (seen with Bazel 2.1.0's release
+//! binary); several came with bazelbuild/bazel PR #12740, merged after 4.0 (Debian's 4.2.3
+//! takes several). The pinned istio/proxy builds with Bazel 2.2.0
+//! (istio/proxy@1ef6cb53:.bazelversion), 1.7's with 3.1.0. So compile writes
 //! `WORKDIR/bazel/compile.bazelrc`, which `import`s prepare's rc (the CentOS 7 cxxopts) and
 //! then each `--bazelrc` the user gave, in order: a later file overrides an earlier one, and
 //! nothing the user adds can drop ours.
 
 use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
 
 /// The generated file's name in `WORKDIR/bazel/`.
 pub const FILE_NAME: &str = "compile.bazelrc";
@@ -23,9 +27,7 @@ pub fn contents(imports: &[PathBuf]) -> String {
          # prepare's settings first, then each --bazelrc given, in order (later ones win).\n",
     );
     for file in imports {
-        text.push_str("import ");
-        text.push_str(&shell_words::quote(&file.to_string_lossy()));
-        text.push('\n');
+        text.push_str(&directive("import", file));
     }
     text
 }
@@ -33,10 +35,23 @@ pub fn contents(imports: &[PathBuf]) -> String {
 /// A `try-import` line: Bazel reads the file when it is there and skips it when not (the remote
 /// headers' file exists only while Bazel runs, see `secret`).
 pub fn try_import(file: &Path) -> String {
-    format!(
-        "try-import {}\n",
-        shell_words::quote(&file.to_string_lossy())
-    )
+    directive("try-import", file)
+}
+
+fn directive(word: &str, file: &Path) -> String {
+    format!("{word} {}\n", shell_words::quote(&file.to_string_lossy()))
+}
+
+/// Refuse an rc file to import that is not there, naming it: Bazel's own error for a missing
+/// `import` would come only after its server started.
+pub fn require(files: &[PathBuf]) -> Result<()> {
+    match files.iter().find(|file| !file.is_file()) {
+        Some(file) => Err(Error::input(format!(
+            "--bazelrc {}: no such file; give an existing Bazel rc file",
+            file.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// For plans: where the generated rc goes and what it imports, one line each.

@@ -30,7 +30,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-pub use super::remote_report::{Processes, doctor_checks, plan_lines, summary, summary_line};
+pub use super::remote_report::{Processes, doctor_checks, plan_lines, summary};
 use super::{CompileOptions, farm, secret};
 use crate::container::push::{self, PushedImage};
 use crate::preflight::Version;
@@ -217,7 +217,7 @@ pub fn validate(options: &CompileOptions) -> Result<()> {
             )));
         }
     }
-    let tree = absolute(&options.workdir).join("src/istio-proxy");
+    let tree = absolute(&options.workdir).join(crate::source::TREE_DIR);
     if r.remote_client_cert.is_some()
         && let Some(pinned) = pinned_bazel(&tree).filter(|v| *v < MTLS_SINCE)
     {

@@ -4,7 +4,7 @@
 use super::remote::{FARM_JOBS, Remote, farm_image, recorded};
 use super::{CompileOptions, farm, secret};
 use crate::Reporter;
-use crate::container::push;
+use crate::container::{DOCKER_MANIFEST, PODMAN_MANIFEST, push};
 use crate::doctor::Check;
 
 /// Plan lines (no values of secrets, only where they come from). The farm's image comes from
@@ -86,15 +86,6 @@ impl Processes {
     }
 }
 
-/// The summary line of the last compile in the options' work dir, for the closing summary of
-/// `build`: the farm, the image and where the actions ran (from `WORKDIR/logs/compile.log`).
-pub fn summary_line(options: &CompileOptions) -> Option<String> {
-    let mut remote = options.remote.clone();
-    remote.image = remote.image.or_else(|| recorded(options));
-    let log = options.workdir.join("logs").join("compile.log");
-    summary(&remote, super::last_process_summary(&log).as_deref())
-}
-
 /// The summary's remote line: the farm, the image, and where the actions ran.
 pub fn summary(remote: &Remote, process_summary: Option<&str>) -> Option<String> {
     let url = remote.remote_executor.as_ref()?;
@@ -136,18 +127,28 @@ pub fn doctor_checks(options: &CompileOptions, reporter: &Reporter) -> Vec<Check
             "farm image",
             format!("{}: no engine to ask the registry", pushed.reference),
         ),
-        Some(engine) => match push::on_registry(engine, &pushed.reference, reporter) {
-            Ok(()) => Check::ok(
-                "farm image",
-                format!("{} is on the registry", pushed.reference),
-            ),
-            Err(why) => Check::fail(
+        Some(engine) => match engine.older_than(DOCKER_MANIFEST, PODMAN_MANIFEST) {
+            Some(needed) => Check::skip(
                 "farm image",
                 format!(
-                    "{} is not on the registry ({why}): push it again",
-                    pushed.reference
+                    "{}: {} has no `manifest inspect` before {needed} to ask the registry",
+                    pushed.reference,
+                    engine.name()
                 ),
             ),
+            None => match push::on_registry(engine, &pushed.reference, reporter) {
+                Ok(()) => Check::ok(
+                    "farm image",
+                    format!("{} is on the registry", pushed.reference),
+                ),
+                Err(why) => Check::fail(
+                    "farm image",
+                    format!(
+                        "{} is not on the registry ({why}): push it again",
+                        pushed.reference
+                    ),
+                ),
+            },
         },
     });
     checks

@@ -103,19 +103,21 @@ pub fn detect_with(choice: Option<EngineChoice>, probe: &Probe<'_>) -> Result<Op
             .map(|(engine, _)| Some(engine))
             .ok_or_else(|| Error::input(missing("podman", "or use --engine docker"))),
         // A docker client without a daemon loses to podman; alone, it stays (and its error
-        // will say what is wrong).
-        None => found(EngineKind::Docker, "docker")
-            .filter(|(_, alive)| *alive)
-            .or_else(|| found(EngineKind::Podman, "podman"))
-            .or_else(|| found(EngineKind::Docker, "docker"))
-            .map(|(engine, _)| Some(engine))
-            .ok_or_else(|| {
-                Error::input(
-                    "no container engine found (neither docker nor podman is on PATH): \
+        // will say what is wrong). Docker is asked once either way.
+        None => match found(EngineKind::Docker, "docker") {
+            Some((docker, true)) => Some(docker),
+            docker => found(EngineKind::Podman, "podman")
+                .map(|(podman, _)| podman)
+                .or(docker.map(|(docker, _)| docker)),
+        }
+        .map(Some)
+        .ok_or_else(|| {
+            Error::input(
+                "no container engine found (neither docker nor podman is on PATH): \
                      install one (e.g. `apt-get install podman` or `dnf install podman`), \
                      or pass --engine none to build on this host",
-                )
-            }),
+            )
+        }),
     }
 }
 

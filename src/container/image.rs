@@ -110,13 +110,17 @@ impl ImageArgs {
             log: self.log,
             variant: None,
         };
-        let push = self.push.clone();
-        let cache_dir = self.cache_dir.clone();
         let image = match variant {
             Some(v) => variant::build(&options, v, reporter)?.1,
             None => build_image(&options, reporter)?,
         };
-        finish(push, cache_dir, &options.engine, &image.tag, reporter)
+        finish(
+            self.push,
+            self.cache_dir,
+            &options.engine,
+            &image.tag,
+            reporter,
+        )
     }
 }
 
@@ -146,7 +150,8 @@ fn finish(
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_build_arg(s: &str) -> std::result::Result<(String, String), String> {
+/// `--build-arg KEY=VALUE`, as `image` and `doctor` take it.
+pub fn parse_build_arg(s: &str) -> std::result::Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}`: expected KEY=VALUE")),
@@ -377,7 +382,10 @@ fn build_cmd(
     for (k, v) in &options.build_args {
         cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
-    // Proxies go in by name (the engine copies the value), unless given explicitly.
+    // Proxies go in by name (the engine copies the value), unless given explicitly. Podman before
+    // 3.1.0 drops a value-less --build-arg (containers/podman 01ffe2c30a), but its build's
+    // `--http-proxy`, on by default, passes the same variables to RUN steps
+    // (podman@v1.6.0:vendor/github.com/containers/buildah/pkg/cli/common.go).
     for name in PROXY_ENV.iter().filter(|n| is_set(n)) {
         if !options.build_args.iter().any(|(k, _)| k == name) {
             cmd = cmd.args(["--build-arg", name]);

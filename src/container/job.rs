@@ -92,10 +92,8 @@ impl Job {
         mut on_line: impl FnMut(&str, &Step),
     ) -> std::result::Result<Step, Stop> {
         if let Some(engine) = &self.engine {
-            // The image is ours and local: one that is missing is an error, never a pull
-            // (older engines lack `run --pull=never`).
-            let exists = engine.image_inspect(&self.image, "{{.Id}}").read(reporter);
-            if exists.is_err() {
+            // The image is ours and local: one that is missing is an error, never a pull.
+            if !engine.has_image(&self.image, reporter) {
                 return Err(Stop::Failed(super::missing_image(&self.image)));
             }
         }
@@ -192,11 +190,7 @@ mod tests {
     fn in_the_container_home_comes_first_and_unset_names_stay_out() {
         let engine = Engine::new(EngineKind::Podman, "podman", true);
         let cmd = job(Some(engine)).plan().unwrap();
-        let words: Vec<String> = cmd
-            .arguments()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let words = cmd.words();
         assert!(words[3].starts_with("proxy-rpm-agent-"), "{words:?}");
         let at = words.iter().position(|w| w == "--userns=keep-id").unwrap();
         assert_eq!(

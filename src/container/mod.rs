@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 
 use crate::preflight::Version;
 use crate::run::Cmd;
-use crate::{Error, Result};
+use crate::{Error, Reporter, Result};
 
 pub use detection::{Probe, detect, detect_with, find, which};
 pub use image::{
     BUILTIN_DOCKERFILE, HASH_LABEL, IMAGE_REPOSITORY, ImageArgs, ImageOptions, ImagePlan, ImageRef,
-    build_image, default_tag, hash as dockerfile_hash, image_plan, missing_image,
+    build_image, default_tag, hash as dockerfile_hash, image_plan, missing_image, parse_build_arg,
 };
 pub use toolchain::{
     TOOLCHAIN_CHECK, TOOLCHAIN_CHECK_FILE, check as check_toolchain,
@@ -65,6 +65,15 @@ pub const PODMAN_MINIMUM: Version = Version(1, 4, 0);
 /// `podman run --pull` came with podman 1.6.0 (RELEASE_NOTES.md 1.6.0, containers/podman#3734;
 /// podman@v1.6.0:cmd/podman/common.go). CentOS 7 extras ships podman 1.6.4.
 const PODMAN_PULL: Version = Version(1, 6, 0);
+/// `podman push --digestfile` came with podman 1.6.0 (podman@v1.6.0:cmd/podman/push.go; absent
+/// from v1.5.1); docker prints the digest instead (see `push`).
+pub const PODMAN_DIGESTFILE: Version = Version(1, 6, 0);
+/// `manifest inspect`, which asks a registry for a digest without pulling: podman 2.0.0
+/// (podman@v2.0.0:cmd/podman/manifest/inspect.go; v1.9.3 has no manifest command), docker 20.10
+/// (the command is marked `experimentalCLI`, and docker/cli@v20.10.0:cli/command/cli.go
+/// `loadClientInfo` turns experimental CLI features on for good; v19.03.15 needs them enabled).
+pub const PODMAN_MANIFEST: Version = Version(2, 0, 0);
+pub const DOCKER_MANIFEST: Version = Version(20, 10, 0);
 
 /// A container engine found on this machine, with what we need to know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,11 +145,22 @@ impl Engine {
     /// Whether `run --pull=never` is understood (else the flag is left out: compile checks
     /// that the image exists before it runs one, so nothing is pulled by a typo either way).
     pub fn supports_pull_never(&self) -> bool {
-        let since = match self.kind {
-            EngineKind::Docker => DOCKER_PULL,
-            EngineKind::Podman => PODMAN_PULL,
-        };
-        self.version.is_some_and(|v| v >= since)
+        self.version
+            .is_some_and(|v| v >= self.since(DOCKER_PULL, PODMAN_PULL))
+    }
+
+    /// Whether the engine is known to be older than the version of its kind that brought a
+    /// feature (`None`: it is not, or its version is unknown and its own error will tell).
+    pub fn older_than(&self, docker: Version, podman: Version) -> Option<Version> {
+        let since = self.since(docker, podman);
+        self.version.filter(|v| *v < since).map(|_| since)
+    }
+
+    fn since(&self, docker: Version, podman: Version) -> Version {
+        match self.kind {
+            EngineKind::Docker => docker,
+            EngineKind::Podman => podman,
+        }
     }
 
     /// Refuse an engine older than we support, in one line naming its version, the version
@@ -210,6 +230,12 @@ impl Engine {
             .arg(image)
     }
 
+    /// Whether `image` is here (never a pull: older engines lack `run --pull=never`, so the
+    /// callers that run an image ask this first).
+    pub fn has_image(&self, image: &str, reporter: &Reporter) -> bool {
+        self.image_inspect(image, "{{.Id}}").read(reporter).is_ok()
+    }
+
     /// Stop a container at once (SIGKILL), then remove it; both engines understand these.
     pub fn kill_and_remove(&self, name: &str) -> [Cmd; 2] {
         [
@@ -252,6 +278,23 @@ mod tests {
         assert_eq!(rootless.user_args(1000, 1000), ["--userns=keep-id"]);
         let rootless_docker = Engine::new(EngineKind::Docker, "docker", true);
         assert_eq!(rootless_docker.user_args(1000, 1000), ["--user", "0:0"]);
+    }
+
+    #[test]
+    fn older_than_names_the_version_a_feature_needs_only_when_known() {
+        let at = |kind, v| Engine::new(kind, "x", false).with_version(Some(v));
+        let manifest = |e: &Engine| e.older_than(DOCKER_MANIFEST, PODMAN_MANIFEST);
+        assert_eq!(
+            manifest(&at(EngineKind::Docker, Version(19, 3, 15))),
+            Some(DOCKER_MANIFEST)
+        );
+        assert_eq!(manifest(&at(EngineKind::Docker, Version(20, 10, 0))), None);
+        assert_eq!(
+            manifest(&at(EngineKind::Podman, Version(1, 6, 4))),
+            Some(PODMAN_MANIFEST)
+        );
+        assert_eq!(manifest(&at(EngineKind::Podman, Version(4, 3, 1))), None);
+        assert_eq!(manifest(&Engine::new(EngineKind::Podman, "x", false)), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineKind};
 use crate::error::IoContext;
+use crate::preflight::Version;
 use crate::{Error, Reporter, Result};
 
 /// The record's file name in the cache dir.
@@ -152,6 +153,15 @@ pub fn push(
     cache_dir: &Path,
     reporter: &Reporter,
 ) -> Result<PushedImage> {
+    if engine.kind() == EngineKind::Podman
+        && let Some(needed) = engine.older_than(Version(0, 0, 0), super::PODMAN_DIGESTFILE)
+    {
+        return Err(Error::input(format!(
+            "--push: podman {} cannot report the pushed digest (`push --digestfile` came with \
+             podman {needed}); install a newer podman, or push with --engine docker",
+            engine.show(engine.version().unwrap_or(needed))
+        )));
+    }
     let id = image_id(engine, local, reporter)?;
     let tag = remote_tag(local, target)?;
     engine.cmd().arg("tag").arg(local).arg(&tag).run(reporter)?;
@@ -226,6 +236,23 @@ pub fn on_registry(engine: &Engine, reference: &str, reporter: &Reporter) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_podman_without_digestfile_is_refused_before_anything_runs() {
+        // The program does not exist: a refusal that ran anything would fail differently.
+        let old = Engine::new(EngineKind::Podman, "/nonexistent/podman", false)
+            .with_version(Some(Version(1, 5, 1)));
+        let dir = tempfile::tempdir().unwrap();
+        let err = push(&old, "b:1", "reg:5000/b", dir.path(), &Reporter::silent())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--push: podman 1.5.1 cannot report"),
+            "{err}"
+        );
+        assert!(err.contains("podman 1.6.0"), "{err}");
+        assert!(!record_path(dir.path()).exists());
+    }
 
     #[test]
     fn the_remote_tag_keeps_the_local_tag_unless_one_is_given() {

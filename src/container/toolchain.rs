@@ -84,17 +84,12 @@ pub fn shown(cmd: &Cmd) -> String {
     let Some(at) = full.find(" sh -c ") else {
         return full;
     };
-    let args = cmd.arguments();
-    let extra: Vec<String> = args
+    let words = cmd.words();
+    // After the script comes its $0, then the names.
+    let extra = words
         .iter()
         .position(|a| a == TOOLCHAIN_CHECK)
-        .map(|i| {
-            // After the script comes its $0, then the names.
-            args[i + 2..]
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|i| words[i + 2..].to_vec())
         .unwrap_or_default();
     let mut shown = format!("{} sh -c <{TOOLCHAIN_CHECK_FILE}>", &full[..at]);
     for name in extra {
@@ -113,11 +108,7 @@ mod tests {
     fn the_check_runs_the_script_through_the_entry_point_without_a_terminal() {
         let engine = Engine::new(EngineKind::Podman, "podman", true);
         let cmd = check_cmd(&engine, "builder:1", &[]).unwrap();
-        let args: Vec<String> = cmd
-            .arguments()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = cmd.words();
         let at = args.iter().position(|a| a == "builder:1").unwrap();
         assert_eq!(
             args[at + 1..],

@@ -48,7 +48,7 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "PREFIX")]
     pub git_mirror: Option<String>,
     /// A builder-image build argument, as for `proxy-rpm image` (e.g. a download mirror).
-    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = container::parse_build_arg)]
     pub build_args: Vec<(String, String)>,
     /// Also check what `build --sidecar` reaches: Go's module proxy and checksum database, from
     /// GOPROXY, GOSUMDB and GOFLAGS (as the build passes them to Go).
@@ -64,13 +64,6 @@ pub struct DoctorArgs {
     /// How long to wait for each host, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub timeout_ms: u64,
-}
-
-fn parse_build_arg(s: &str) -> std::result::Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("`{s}`: expected KEY=VALUE")),
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,8 +126,8 @@ impl DoctorArgs {
         let (check, engine) = engine(self.engine, r);
         report(check);
         report(git(r));
-        let image = self.builder_image(engine.as_ref())?;
-        report(image_toolchain(engine.as_ref(), image.as_deref(), r));
+        let (image, needs) = self.builder_image(engine.as_ref())?;
+        report(image_toolchain(engine.as_ref(), image.as_deref(), needs, r));
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => crate::bazel::default_cache_dir()?,
@@ -201,17 +194,31 @@ impl DoctorArgs {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// The image compile would run in: `--image`, else the built-in Dockerfile's tag.
-    fn builder_image(&self, engine: Option<&Engine>) -> Result<Option<String>> {
+    /// The image compile would run in: `--image`, else the built-in Dockerfile's tag, or with
+    /// `--release` the tag of the variant that release's line needs; and the tools that
+    /// variant adds, which the toolchain check then asks about too.
+    fn builder_image(
+        &self,
+        engine: Option<&Engine>,
+    ) -> Result<(Option<String>, &'static [&'static str])> {
         let Some(engine) = engine else {
-            return Ok(None);
+            return Ok((None, &[]));
         };
+        let variant = match &self.release {
+            Some(version) => container::variant::for_release(version)?,
+            None => None,
+        };
+        let needs = variant.map_or(&[][..], |v| v.needs);
         if let Some(image) = &self.image {
-            return Ok(Some(image.clone()));
+            return Ok((Some(image.clone()), needs));
         }
         let mut options = ImageOptions::new(engine.clone());
         options.build_args = self.build_args.clone();
-        Ok(Some(container::image_plan(&options)?.tag))
+        let tag = match variant {
+            None => container::image_plan(&options)?.tag,
+            Some(variant) => container::variant::plans(&options, variant)?.1.tag,
+        };
+        Ok((Some(tag), needs))
     }
 
     /// Every URL the build downloads from, with what it is for.
@@ -336,22 +343,23 @@ fn git(r: &Reporter) -> Check {
 /// The image self-check `compile` would meet: `container::check_toolchain` runs
 /// `toolchain-check.sh` in the image. An image that does not exist yet (the built-in tag before
 /// `proxy-rpm image`) is a skip, not a failure: the image stage builds it and checks it then.
-fn image_toolchain(engine: Option<&Engine>, image: Option<&str>, r: &Reporter) -> Check {
+fn image_toolchain(
+    engine: Option<&Engine>,
+    image: Option<&str>,
+    needs: &[&str],
+    r: &Reporter,
+) -> Check {
     let name = "image toolchain";
     let (Some(engine), Some(image)) = (engine, image) else {
         return Check::skip(name, "no container engine (--engine none): not checked");
     };
-    let exists = engine
-        .image_inspect(image, "{{.Id}}")
-        .read(&Reporter::silent())
-        .is_ok();
-    if !exists {
+    if !engine.has_image(image, &Reporter::silent()) {
         return Check::skip(
             name,
             format!("{image}: not built yet (`proxy-rpm image` builds and checks it)"),
         );
     }
-    match container::check_toolchain(engine, image, &[], &Reporter::silent()) {
+    match container::check_toolchain(engine, image, needs, &Reporter::silent()) {
         Ok(()) => {
             r.verbose(format!("image {image}: toolchain check passed"));
             Check::ok(

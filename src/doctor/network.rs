@@ -3,7 +3,7 @@
 //! `HEAD` for http), since that is the way the build's downloads will go.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use super::downloads::Endpoint;
@@ -168,17 +168,7 @@ fn base64(input: &[u8]) -> String {
 
 /// Open a TCP connection to `t` within `timeout` (each resolved address in turn).
 fn connect(t: &Target, timeout: Duration) -> Result<TcpStream, String> {
-    let addrs = (t.host.as_str(), t.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", t.host))?;
-    let mut last = format!("{} has no address", t.host);
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
-    }
-    Err(last)
+    crate::net::connect(&t.host, t.port, timeout).map(|(stream, _)| stream)
 }
 
 /// Ask `proxy` to reach `t`: `CONNECT host:port` (https and others) or `HEAD url` (http).

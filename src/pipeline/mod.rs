@@ -142,14 +142,7 @@ impl Build {
         } else {
             container::detect(args.engine)?
         };
-        for rc in &args.bazel.bazelrc {
-            if !rc.is_file() {
-                return Err(Error::input(format!(
-                    "--bazelrc {}: no such file; give an existing Bazel rc file",
-                    rc.display()
-                )));
-            }
-        }
+        crate::bazel::rc::require(&args.bazel.bazelrc)?;
         let mut prepare = PrepareOptions::new(&workdir);
         // With a given Envoy nothing compiles: only Istio's packaging files are fetched.
         prepare.fetch_tree = args.envoy_binary.is_none();
@@ -173,9 +166,7 @@ impl Build {
             istio_repo: resolve.istio_repo.clone(),
             net: resolve.net.clone(),
             force: args.force,
-            log: workdir
-                .join("logs")
-                .join(format!("{}.log", Stage::Agent.name())),
+            log: stage_log(&workdir, Stage::Agent),
         };
         let files = workdir.join(crate::source::files::FILES_DIR);
         let file = |input: &str| files.join(&profile.file(input).name);
@@ -265,9 +256,12 @@ impl Build {
         self.compiles() || self.builds_agent()
     }
 
-    /// Whether this build needs a builder image it must build itself.
-    pub fn builds_image(&self) -> bool {
-        self.uses_builder() && self.engine.is_some() && self.image.is_none()
+    /// Why no builder is needed, when [`Build::uses_builder`] is false: the binaries given.
+    pub fn given_binaries(&self) -> &'static str {
+        match self.sidecar {
+            true => "--envoy-binary and --pilot-agent",
+            false => "--envoy-binary",
+        }
     }
 
     /// The stages of this build, in order: `agent` and `sidecar` only with `--sidecar`.
@@ -316,10 +310,13 @@ impl Build {
     }
 
     pub fn log(&self, stage: Stage) -> PathBuf {
-        self.workdir
-            .join("logs")
-            .join(format!("{}.log", stage.name()))
+        stage_log(&self.workdir, stage)
     }
+}
+
+/// `WORKDIR/logs/STAGE.log`.
+fn stage_log(workdir: &std::path::Path, stage: Stage) -> PathBuf {
+    workdir.join("logs").join(format!("{}.log", stage.name()))
 }
 
 /// A binary given instead of built must be there: refused before any stage runs.

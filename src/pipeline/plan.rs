@@ -19,8 +19,12 @@ pub fn render(build: &Build) -> Result<String> {
     // Numbered among this build's stages: `agent` and `sidecar` only with --sidecar.
     let stages = build.stages();
     let head = |stage: Stage| {
-        let number = stages.iter().position(|s| *s == stage).unwrap_or(0) + 1;
-        format!("\n{number}. {}{}", stage.name(), done(stage))
+        format!(
+            "\n{}. {}{}",
+            stage.number(&stages),
+            stage.name(),
+            done(stage)
+        )
     };
     let mut s = String::new();
     let w = &mut s;
@@ -59,11 +63,7 @@ pub fn render(build: &Build) -> Result<String> {
     let _ = writeln!(w, "{}", head(Stage::Image));
     let mut image = build.image.clone();
     if !build.uses_builder() {
-        let given = match build.sidecar {
-            true => "--envoy-binary and --pilot-agent",
-            false => "--envoy-binary",
-        };
-        let _ = writeln!(w, "   not needed: {given}");
+        let _ = writeln!(w, "   not needed: {}", build.given_binaries());
     } else if let (Some(tag), Some(engine)) = (&build.image, &build.engine) {
         let check = crate::container::toolchain_check_cmd(engine, tag, &build.builder_needs())?;
         let _ = writeln!(w, "   --image {tag}: not built, its toolchain checked:");

@@ -37,6 +37,16 @@ pub struct Finished {
     pub total: Duration,
 }
 
+impl Finished {
+    /// What `stage` recorded under `key`, if it ran or was skipped in this build.
+    pub fn output(&self, stage: Stage, key: &str) -> Option<&str> {
+        self.records
+            .get(&stage)
+            .and_then(|r| r.outputs.get(key))
+            .map(String::as_str)
+    }
+}
+
 /// SHA-256 over strings, separated so that ("ab","c") and ("a","bc") differ.
 pub fn digest<S: AsRef<str>>(parts: &[S]) -> String {
     let mut h = Sha256::new();

@@ -34,10 +34,14 @@ impl Stage {
         matches!(self, Stage::Agent | Stage::Sidecar)
     }
 
-    /// "[3/6]": where this stage stands among the stages of a build, for progress lines.
+    /// Where this stage stands among the stages of a build, from 1.
+    pub fn number(self, stages: &[Stage]) -> usize {
+        stages.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+
+    /// "[3/6]": [`Stage::number`] among how many, for progress lines.
     pub fn counter(self, stages: &[Stage]) -> String {
-        let index = stages.iter().position(|s| *s == self).unwrap_or(0);
-        format!("[{}/{}]", index + 1, stages.len())
+        format!("[{}/{}]", self.number(stages), stages.len())
     }
 
     pub fn name(self) -> &'static str {

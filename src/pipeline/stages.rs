@@ -105,11 +105,7 @@ fn resolve_stage(runner: &mut Runner) -> Result<Pin> {
 fn image_stage(runner: &mut Runner) -> Result<Option<String>> {
     let build = runner.build;
     if !build.uses_builder() {
-        let given = match build.sidecar {
-            true => "--envoy-binary and --pilot-agent",
-            false => "--envoy-binary",
-        };
-        runner.not_needed(Stage::Image, given);
+        runner.not_needed(Stage::Image, build.given_binaries());
         return Ok(None);
     }
     let Some(options) = build.image_options() else {
@@ -164,12 +160,7 @@ fn image_stage(runner: &mut Runner) -> Result<Option<String>> {
         plan.hash.clone(),
         options.engine.program().display().to_string(),
     ]);
-    let exists = |record: &StageRecord| {
-        engine
-            .image_inspect(out(record, "tag"), "{{.Id}}")
-            .read(&Reporter::silent())
-            .is_ok()
-    };
+    let exists = |record: &StageRecord| engine.has_image(out(record, "tag"), &Reporter::silent());
     let record = runner.stage(Stage::Image, inputs, exists, |r| match build.variant {
         None => {
             let image = container::build_image(&options, r)?;
@@ -255,14 +246,11 @@ fn compile_stage(runner: &mut Runner, pin: &Pin, image: Option<String>) -> Resul
         digest(&parts),
         |record| file_matches(record, "envoy", "envoy_sha256"),
         |r| {
-            let envoy = crate::bazel::compile(&opts, r)?;
+            let compiled = crate::bazel::compile(&opts, r)?;
             Ok(outputs([
-                ("envoy_sha256", file_sha256(&envoy)?),
-                ("envoy", envoy.display().to_string()),
-                (
-                    "remote",
-                    crate::bazel::remote::summary_line(&opts).unwrap_or_default(),
-                ),
+                ("envoy_sha256", file_sha256(&compiled.envoy)?),
+                ("envoy", compiled.envoy.display().to_string()),
+                ("remote", compiled.remote.unwrap_or_default()),
             ]))
         },
     )?;

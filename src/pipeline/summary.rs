@@ -29,20 +29,14 @@ pub fn render(build: &Build, finished: &Finished) -> String {
             sidecar,
         );
     }
-    let remote = finished
-        .records
-        .get(&Stage::Compile)
-        .and_then(|r| r.outputs.get("remote"))
-        .filter(|r| !r.is_empty());
-    if let Some(remote) = remote {
+    if let Some(remote) = finished
+        .output(Stage::Compile, "remote")
+        .filter(|r| !r.is_empty())
+    {
         let _ = writeln!(s, "  remote:   {remote}");
     }
     if let Some(agent) = &finished.pilot_agent {
-        let elf = finished
-            .records
-            .get(&Stage::Agent)
-            .and_then(|r| r.outputs.get("elf"))
-            .map_or("?", String::as_str);
+        let elf = finished.output(Stage::Agent, "elf").unwrap_or("?");
         let _ = writeln!(s, "  agent:    {} ({elf})", agent.display());
     }
     let _ = writeln!(s, "  stages:");
@@ -68,13 +62,7 @@ fn package(
     stage: Stage,
     rpm: &Path,
 ) {
-    let record = finished.records.get(&stage);
-    let get = |key: &str| {
-        record
-            .and_then(|r| r.outputs.get(key))
-            .map(String::as_str)
-            .unwrap_or("?")
-    };
+    let get = |key: &str| finished.output(stage, key).unwrap_or("?");
     let _ = writeln!(s, "\n{name} {} built", build.version);
     let _ = writeln!(s, "  rpm:      {}", rpm.display());
     let _ = writeln!(s, "  package:  {}", get("nevra"));
@@ -88,10 +76,7 @@ fn package(
         get("requires").replace('\n', "\n            ")
     );
     let verify = finished
-        .records
-        .get(&Stage::Verify)
-        .and_then(|r| r.outputs.get(verify_key(stage)))
-        .map(String::as_str)
+        .output(Stage::Verify, verify_key(stage))
         .unwrap_or("?");
     let _ = writeln!(s, "  verify:   {verify}");
 }

@@ -117,8 +117,7 @@ impl PinSource {
 
 /// The closing line of `proxy-rpm --help`: which releases it builds.
 pub fn supported_help() -> String {
-    let ranges: Vec<String> = profile::profiles().iter().map(|p| p.range()).collect();
-    format!("Supported Istio releases: {}.", ranges.join(", "))
+    format!("Supported Istio releases: {}.", table::ranges())
 }
 
 /// The help of a VERSION argument: the releases there are to choose from.

@@ -25,10 +25,15 @@ pub fn pins() -> Vec<(IstioVersion, &'static str)> {
         .collect()
 }
 
+/// "1.6.0 to 1.6.14, 1.7.0 to 1.7.8": every line's releases.
+pub fn ranges() -> String {
+    let ranges: Vec<String> = profile::profiles().iter().map(|p| p.range()).collect();
+    ranges.join(", ")
+}
+
 /// "supported releases: Istio 1.6.0 to 1.6.14, 1.7.0 to 1.7.8", for error messages.
 pub fn supported() -> String {
-    let ranges: Vec<String> = profile::profiles().iter().map(|p| p.range()).collect();
-    format!("supported releases: Istio {}", ranges.join(", "))
+    format!("supported releases: Istio {}", ranges())
 }
 
 /// The newest supported release, the example messages give.

@@ -122,11 +122,7 @@ pub fn prepare(opts: &PrepareOptions, pin: &Pin, r: &Reporter) -> Result<Prepare
         let proxy_url = opts.net.url(&opts.proxy_repo);
         let step = r.step(&format!("istio/proxy {}", short(sha)));
         let action = tree::ensure(&tree_path, &proxy_url, sha, opts.force, &opts.net, &log, r)?;
-        step.finish(match action {
-            TreeAction::Fetched => "fetched",
-            TreeAction::InPlace => "already in place",
-            TreeAction::Reset => "reset to the pin",
-        });
+        step.finish(action.done());
         let used = git::git(&tree_path)
             .args(["remote", "get-url", "origin"])
             .read(r)

@@ -22,6 +22,17 @@ pub enum TreeAction {
     Reset,
 }
 
+impl TreeAction {
+    /// How a progress step ends for it.
+    pub fn done(self) -> &'static str {
+        match self {
+            TreeAction::Fetched => "fetched",
+            TreeAction::InPlace => "already in place",
+            TreeAction::Reset => "local changes discarded",
+        }
+    }
+}
+
 /// What is at the tree's path now.
 enum State {
     Missing,
