@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 use support_container::blocking::{Held, make_fifo};
 use support_container::{
-    containers_labelled, describe, podman_wrapper, proxy_rpm, test_image, text,
+    containers_labelled, describe, passed_by_name, podman_wrapper, proxy_rpm, test_image, text,
 };
 
 /// The fixture's module: Istio's module path and `go` line (istio/istio@1.6.14:go.mod), and
@@ -146,6 +146,22 @@ impl Fixture {
         cmd
     }
 
+    /// A `--sidecar` build of this release printed both RPMs, istio-proxy's first: returns the
+    /// sidecar's.
+    fn succeeded(&self, out: &Output) -> PathBuf {
+        assert!(out.status.success(), "{}", describe(out));
+        let stdout = text(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        let version = self.version;
+        assert!(
+            lines[0].ends_with(&format!("/istio-proxy-{version}-1.el7.x86_64.rpm"))
+                && lines[1].ends_with(&format!("/istio-sidecar-{version}-1.el7.x86_64.rpm")),
+            "{stdout}"
+        );
+        PathBuf::from(lines[1])
+    }
+
     /// The `-ldflags` value Istio's build gives for this revision.
     fn ldflags(&self, revision: &str) -> String {
         format!(
@@ -201,20 +217,6 @@ fn after<'a>(words: &'a [String], flag: &str) -> &'a str {
     &words[at + 1]
 }
 
-/// A `--sidecar` build printed both RPMs, istio-proxy's first: returns the sidecar's.
-fn succeeded(out: &Output) -> PathBuf {
-    assert!(out.status.success(), "{}", describe(out));
-    let stdout = text(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    assert!(
-        lines[0].ends_with("/istio-proxy-1.6.14-1.el7.x86_64.rpm")
-            && lines[1].ends_with("/istio-sidecar-1.6.14-1.el7.x86_64.rpm"),
-        "{stdout}"
-    );
-    PathBuf::from(lines[1])
-}
-
 #[test]
 fn debian_go_builds_a_stamped_static_pilot_agent_and_a_rerun_skips_it() {
     require!(go_ready());
@@ -260,7 +262,7 @@ fn debian_go_builds_a_stamped_static_pilot_agent_and_a_rerun_skips_it() {
     assert!(!workdir.exists() && !cache.exists(), "--dry-run wrote");
 
     let out = run(&mut fx.build(&workdir, &args));
-    let sidecar = succeeded(&out);
+    let sidecar = fx.succeeded(&out);
     let stderr = text(&out.stderr);
     let agent = workdir.join("out/pilot-agent");
     assert!(
@@ -328,7 +330,7 @@ fn debian_go_builds_a_stamped_static_pilot_agent_and_a_rerun_skips_it() {
     );
 
     let again = run(&mut fx.build(&workdir, &args));
-    succeeded(&again);
+    fx.succeeded(&again);
     assert!(
         text(&again.stderr).contains("==> agent: done in an earlier run"),
         "{}",
@@ -338,7 +340,7 @@ fn debian_go_builds_a_stamped_static_pilot_agent_and_a_rerun_skips_it() {
     // --from agent builds again, from Go's cache, the same bytes (-trimpath).
     let first = std::fs::read(&agent).unwrap();
     let from = run(&mut fx.build(&workdir, &[&args[..], &["--from", "agent"]].concat()));
-    succeeded(&from);
+    fx.succeeded(&from);
     let stderr = text(&from.stderr);
     assert!(
         stderr.contains("==> prepare: done in an earlier run")
@@ -394,7 +396,7 @@ fn a_build_killed_in_the_go_stage_resumes_there() {
 
     std::fs::remove_file(&fifo).unwrap();
     let resumed = run(fx.build(&workdir, &args).env("PATH", &path));
-    succeeded(&resumed);
+    fx.succeeded(&resumed);
     let stderr = text(&resumed.stderr);
     for done in ["resolve", "prepare"] {
         assert!(
@@ -438,7 +440,7 @@ fn a_given_pilot_agent_is_checked_not_built() {
     );
 
     let out = run(fx.build(&workdir, &args).env("PATH", &path));
-    succeeded(&out);
+    fx.succeeded(&out);
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(&format!(
@@ -538,12 +540,7 @@ fn podman_runs_go_in_the_builder_container() {
     let plan = text(&planned.stdout);
     assert!(!plan.contains(goproxy), "the value leaked:\n{plan}");
     let words = go_line(&plan);
-    let passed: Vec<&str> = words
-        .windows(2)
-        .filter(|w| w[0] == "-e" && !w[1].contains('='))
-        .map(|w| w[1].as_str())
-        .collect();
-    assert_eq!(passed, ["GOPROXY"], "{words:?}");
+    assert_eq!(passed_by_name(&words), ["GOPROXY"], "{words:?}");
     for expected in [
         format!("HOME={}/home", cache.display()),
         "CGO_ENABLED=0".to_string(),
@@ -564,7 +561,7 @@ fn podman_runs_go_in_the_builder_container() {
     );
 
     let out = build(&[]);
-    succeeded(&out);
+    fx.succeeded(&out);
     assert_eq!(
         std::fs::read(workdir.join("out/pilot-agent")).unwrap(),
         std::fs::read("/bin/busybox").unwrap(),
@@ -632,12 +629,7 @@ fn a_1_7_8_pilot_agent_is_built_with_the_agent_tag() {
     assert!(after(&words, "-ldflags").contains("buildVersion=1.7.8 "));
 
     let out = run(&mut fx.build(&workdir, &args));
-    assert!(out.status.success(), "{}", describe(&out));
-    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
-    assert!(
-        lines.len() == 2 && lines[1].ends_with("/istio-sidecar-1.7.8-1.el7.x86_64.rpm"),
-        "{lines:?}"
-    );
+    fx.succeeded(&out);
     let ran = run(&mut Command::new(workdir.join("out/pilot-agent")));
     assert_eq!(
         text(&ran.stdout),

@@ -10,9 +10,11 @@ mod support_repo;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support_container::bazel::{Servers, bazel_ready, rules};
+use support_container::bazel::{Servers, assert_rc_read, bazel_ready, rules};
 use support_container::blocking::{Held, make_fifo};
-use support_container::{containers_labelled, describe, podman_wrapper, test_image, text};
+use support_container::{
+    containers_labelled, describe, passed_by_name, podman_wrapper, test_image, text,
+};
 
 const EPOCH: &str = "1600000000";
 
@@ -23,6 +25,8 @@ struct Fixture {
     git: support_git::Fixture,
     pin: String,
     dir: tempfile::TempDir,
+    /// That ELF, for the builds given an Envoy (`--envoy-binary`).
+    envoy: PathBuf,
 }
 
 const MAIN_C: &str = r#"#include <unistd.h>
@@ -52,9 +56,9 @@ impl Fixture {
         let git = support_git::Fixture::new();
         let dir = tempfile::tempdir().unwrap();
         let dir_path = std::fs::canonicalize(dir.path()).unwrap();
-        let elf = support::old_glibc_elf(&dir_path);
+        let envoy = support::old_glibc_elf(&dir_path);
         let proxy = git.repo("proxy");
-        std::fs::copy(&elf, proxy.join("fixture-envoy")).unwrap();
+        std::fs::copy(&envoy, proxy.join("fixture-envoy")).unwrap();
         let files = [
             ("WORKSPACE", "workspace(name = \"fixture\")\n"),
             (
@@ -72,7 +76,12 @@ impl Fixture {
         support_git::git(&proxy, &["add", "-A"]);
         support_git::git(&proxy, &["commit", "-q", "-m", "fixture envoy workspace"]);
         let pin = support_git::git(&proxy, &["rev-parse", "HEAD"]);
-        Fixture { git, pin, dir }
+        Fixture {
+            git,
+            pin,
+            dir,
+            envoy,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -91,10 +100,8 @@ impl Fixture {
 
     /// The same, for another Istio release of the fixture repository.
     fn build_release(&self, version: &str, pin: &str, workdir: &Path, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxy-rpm"));
-        cmd.args(["build", version, "--workdir"])
-            .arg(workdir)
-            .arg("--istio-repo")
+        let mut cmd = build_cmd(version, workdir);
+        cmd.arg("--istio-repo")
             .arg(self.git.file_url("istio"))
             .arg("--proxy-repo")
             .arg(self.git.file_url("proxy"))
@@ -102,16 +109,25 @@ impl Fixture {
             .arg("--cache-dir")
             .arg(self.path("cache"))
             .args(extra)
-            .env("SOURCE_DATE_EPOCH", EPOCH)
             // The engine by path: a podman that uses this machine's containers.conf.
-            .env("PROXY_RPM_ENGINE", podman_wrapper())
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .stdin(Stdio::null());
+            .env("PROXY_RPM_ENGINE", podman_wrapper());
         cmd
     }
+}
+
+/// `proxy-rpm build VERSION --workdir WORKDIR` at a fixed SOURCE_DATE_EPOCH, without the
+/// caller's proxy variables (the repositories are local) or stdin.
+fn build_cmd(version: &str, workdir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxy-rpm"));
+    cmd.args(["build", version, "--workdir"])
+        .arg(workdir)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .stdin(Stdio::null());
+    cmd
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -120,6 +136,11 @@ fn run(cmd: &mut Command) -> Output {
 
 /// The RPM path a successful build printed, checked by rpm and by our verify.
 fn built_rpm(out: &Output) -> PathBuf {
+    built_rpm_of(out, "1.6.14")
+}
+
+/// The same, for a build of Istio `version`.
+fn built_rpm_of(out: &Output, version: &str) -> PathBuf {
     assert!(out.status.success(), "{}", describe(out));
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -129,22 +150,27 @@ fn built_rpm(out: &Output) -> PathBuf {
     );
     let rpm = PathBuf::from(stdout.trim());
     assert!(
-        rpm.ends_with("istio-proxy-1.6.14-1.el7.x86_64.rpm"),
+        rpm.ends_with(format!("istio-proxy-{version}-1.el7.x86_64.rpm")),
         "{}",
         rpm.display()
     );
-    // Signatures need the key in rpm's database: the signing test checks them on its own.
-    let checked = run(Command::new("rpm").args(["-K", "--nosignature"]).arg(&rpm));
-    assert!(
-        text(&checked.stdout).contains("digests OK"),
-        "{}",
-        describe(&checked)
-    );
+    assert_digests_ok(&rpm);
     let verified = run(Command::new(env!("CARGO_BIN_EXE_proxy-rpm"))
         .arg("verify")
         .arg(&rpm));
     assert!(verified.status.success(), "{}", describe(&verified));
     rpm
+}
+
+/// rpm finds the RPM's digests intact. Signatures need the key in rpm's database: the signing
+/// tests check them on their own.
+fn assert_digests_ok(rpm: &Path) {
+    let checked = run(Command::new("rpm").args(["-K", "--nosignature"]).arg(rpm));
+    assert!(
+        text(&checked.stdout).contains("digests OK"),
+        "{}",
+        describe(&checked)
+    );
 }
 
 /// Each of `stages` was skipped: the build said it was done in an earlier run.
@@ -202,12 +228,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         .find(|l| l.contains(" run --rm --name proxy-rpm-compile-"))
         .expect("the compile command");
     let words = shell_words::split(run_line.trim()).unwrap();
-    let passed: Vec<&str> = words
-        .windows(2)
-        .filter(|w| w[0] == "-e" && !w[1].contains('='))
-        .map(|w| w[1].as_str())
-        .collect();
-    assert_eq!(passed, ["BAZELISK_BASE_URL"], "{run_line}");
+    assert_eq!(passed_by_name(&words), ["BAZELISK_BASE_URL"], "{run_line}");
     // One --bazelrc: the generated one, importing prepare's rc, then the user's.
     assert_eq!(
         words.iter().filter(|w| w.starts_with("--bazelrc=")).count(),
@@ -259,7 +280,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 fn envoy_binary_build_then_a_rerun_skips_everything() {
     let fx = Fixture::new();
     let workdir = fx.path("work");
-    let envoy = support::old_glibc_elf(&fx.path(""));
+    let envoy = &fx.envoy;
     let out_dir = fx.path("published");
     let args = [
         "--envoy-binary",
@@ -433,12 +454,7 @@ fn host_bazel_build_with_engine_none() {
         ),
         (extra.clone(), "--copt=-DFROM_EXTRA=1"),
     ] {
-        let announced = format!("Reading rc options for 'build' from {}:", file.display());
-        let at = log
-            .find(&announced)
-            .unwrap_or_else(|| panic!("{announced:?} missing from the log:\n{log}"));
-        let next = log[at..].lines().nth(1).unwrap_or_default();
-        assert!(next.contains(option), "{option:?} not in {next:?}");
+        assert_rc_read(&log, &file, option);
     }
     assert!(
         text(&out.stderr).contains("image    not needed"),
@@ -497,22 +513,13 @@ fn envoy_binary_build_needs_no_istio_proxy_repository() {
     let fx = Fixture::new();
     std::fs::remove_dir_all(fx.git.repo("proxy")).unwrap();
     let server = support_git::GitHttp::start(&fx.git.root(), 0);
-    let envoy = support::old_glibc_elf(&fx.path(""));
     let workdir = fx.path("work");
     let build = |extra: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_proxy-rpm"));
-        cmd.args(["build", "1.6.14", "--workdir"])
-            .arg(&workdir)
-            .args(["--git-mirror", &server.url(), "--retry-delay-ms=0"])
+        let mut cmd = build_cmd("1.6.14", &workdir);
+        cmd.args(["--git-mirror", &server.url(), "--retry-delay-ms=0"])
             .arg("--envoy-binary")
-            .arg(&envoy)
-            .args(extra)
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .stdin(Stdio::null());
+            .arg(&fx.envoy)
+            .args(extra);
         run(&mut cmd)
     };
 
@@ -561,7 +568,7 @@ fn envoy_binary_build_needs_no_istio_proxy_repository() {
 #[test]
 fn each_stage_failure_names_the_stage_and_its_log() {
     let fx = Fixture::new();
-    let envoy = support::old_glibc_elf(&fx.path(""));
+    let envoy = &fx.envoy;
     let envoy_arg = ["--envoy-binary", envoy.to_str().unwrap()];
 
     // resolve: the Istio repository cannot be read.
@@ -679,7 +686,7 @@ fn sign_key_signs_the_rpm_with_a_signature_verify_accepts() {
     let fx = Fixture::new();
     let gpg = support_repo::Gpg::new();
     let key = gpg.rsa("builder@proxy-rpm.test");
-    let envoy = support::old_glibc_elf(&fx.path(""));
+    let envoy = &fx.envoy;
     let workdir = fx.path("work");
     let args = [
         "--envoy-binary",
@@ -764,7 +771,7 @@ fn image_and_verify_failures_name_their_stage() {
     std::fs::copy(&elf, &bootstrap).unwrap();
     support_git::git(&istio, &["commit", "-q", "-a", "-m", "a bad release"]);
     support_git::git(&istio, &["tag", "-f", "1.6.13"]);
-    let envoy = support::old_glibc_elf(&fx.path(""));
+    let envoy = &fx.envoy;
     let workdir = fx.path("w-verify");
     let mut cmd = fx.build_release(
         "1.6.13",
@@ -806,7 +813,7 @@ struct Given {
 impl Given {
     fn new(fx: &Fixture) -> Given {
         Given {
-            envoy: support::old_glibc_elf(&fx.path("")),
+            envoy: fx.envoy.clone(),
             agent: support::compile(&fx.path(""), "pilot-agent", PILOT_AGENT_C, &["-static"]),
         }
     }
@@ -844,14 +851,8 @@ fn built_pair_of(out: &Output, version: &str) -> (PathBuf, PathBuf) {
         sidecar.ends_with(format!("istio-sidecar-{version}-1.el7.x86_64.rpm")),
         "{stdout}"
     );
-    for rpm in [&proxy, &sidecar] {
-        let checked = run(Command::new("rpm").args(["-K", "--nosignature"]).arg(rpm));
-        assert!(
-            text(&checked.stdout).contains("digests OK"),
-            "{}",
-            describe(&checked)
-        );
-    }
+    assert_digests_ok(&proxy);
+    assert_digests_ok(&sidecar);
     (proxy, sidecar)
 }
 
@@ -1222,7 +1223,7 @@ fn a_1_7_build_checks_the_given_image_for_python3_and_gn() {
     let fx = Fixture::new();
     let workdir = fx.path("work");
     let out = run(&mut fx.build_release("1.7.8", &fx.pin, &workdir, &["--image", &variant]));
-    assert!(out.status.success(), "{}", describe(&out));
+    built_rpm_of(&out, "1.7.8");
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
@@ -1231,16 +1232,6 @@ fn a_1_7_build_checks_the_given_image_for_python3_and_gn() {
         )),
         "{err}"
     );
-    let rpm = PathBuf::from(text(&out.stdout).trim());
-    assert!(
-        rpm.ends_with("istio-proxy-1.7.8-1.el7.x86_64.rpm"),
-        "{}",
-        rpm.display()
-    );
-    let verified = run(Command::new(env!("CARGO_BIN_EXE_proxy-rpm"))
-        .arg("verify")
-        .arg(&rpm));
-    assert!(verified.status.success(), "{}", describe(&verified));
     // The Bazel stand-in ran in the work dir's tree, in that image.
     let facts = std::fs::read_to_string(workdir.join("record/facts")).unwrap();
     assert!(facts.contains("pwd="), "{facts}");

@@ -9,7 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use support_container::bazel::{EXTRA_LINE, Servers, bazel_ready, rules, write_workspace};
+use support_container::bazel::{
+    EXTRA_LINE, Servers, assert_rc_read, bazel_ready, rules, write_workspace,
+};
+use support_container::blocking::{Held, make_fifo};
 use support_container::nginx::Nginx;
 use support_container::*;
 
@@ -24,6 +27,16 @@ fn last_process_summary(log: &Path) -> String {
         })
         .expect("Bazel printed a process summary")
         .to_string()
+}
+
+/// The lines of the work dir's generated `bazel/compile.bazelrc` that are not comments.
+fn generated_imports(workdir: &Path) -> Vec<String> {
+    std::fs::read_to_string(workdir.join("bazel/compile.bazelrc"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
 }
 
 fn host_compile(
@@ -87,10 +100,8 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
     // and the extra file's define.
     assert_eq!(text(&ran.stdout), format!("fixture envoy\n{EXTRA_LINE}\n"));
     // One generated rc, importing ours then the user's; Bazel read options from both.
-    let generated = std::fs::read_to_string(wd.dir.join("bazel/compile.bazelrc")).unwrap();
-    let imports: Vec<&str> = generated.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(
-        imports,
+        generated_imports(&wd.dir),
         [
             format!("import {}", ours.display()),
             format!("import {}", extra.display())
@@ -105,12 +116,7 @@ fn real_bazel_builds_then_reuses_its_cache_and_a_remote_cache() {
         ),
         (&extra, "--copt=-DFROM_EXTRA=1"),
     ] {
-        let announced = format!("Reading rc options for 'build' from {}:", file.display());
-        let at = text_log
-            .find(&announced)
-            .unwrap_or_else(|| panic!("{announced:?} missing from the log:\n{text_log}"));
-        let next = text_log[at..].lines().nth(1).unwrap_or_default();
-        assert!(next.contains(option), "{option:?} not in {next:?}");
+        assert_rc_read(&text_log, file, option);
     }
     let first = last_process_summary(&log);
     assert!(
@@ -257,14 +263,8 @@ fn host_bazel_gets_one_generated_bazelrc_and_bazelisks_mirror() {
         .filter(|a| a.starts_with("--bazelrc"))
         .collect();
     assert_eq!(rcs, [format!("--bazelrc={}", generated.display())]);
-    let imports: Vec<String> = std::fs::read_to_string(&generated)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(str::to_string)
-        .collect();
     assert_eq!(
-        imports,
+        generated_imports(&wd.dir),
         [
             format!("import {}", ours.display()),
             format!("import {}", first.display()),
@@ -314,7 +314,7 @@ fn sigterm_interrupts_bazel_on_the_host() {
     require!(bazel_ready());
     let wd = Workdir::new();
     let fifo = wd.temp.path().join("gate");
-    assert!(output(Command::new("mkfifo").arg(&fifo)).status.success());
+    make_fifo(&fifo);
     // An action that waits on the fifo, outside the sandbox so that it sees it.
     let files = [
         ("WORKSPACE", "workspace(name = \"fixture\")\n".to_string()),
@@ -340,17 +340,10 @@ fn sigterm_interrupts_bazel_on_the_host() {
         cache_dirs: vec![wd.cache.clone()],
         tree: wd.tree.clone(),
     };
-    let child = host_compile(&wd, &wd.cache, &rules)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // Returns once the action has opened the fifo: Bazel is in the middle of the build.
-    let writer = on_thread(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap());
-    signal(pid, "TERM");
-    let out = wait_bounded(child);
-    drop(writer);
+    // Once the action has opened the fifo, Bazel is in the middle of the build.
+    let held = Held::spawn(&mut host_compile(&wd, &wd.cache, &rules), &fifo);
+    let writer = held.blocked("the gate action");
+    let out = held.terminate(writer);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         text(&out.stderr).contains("interrupted by SIGTERM"),

@@ -6,12 +6,12 @@ mod support_container;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Stdio;
 
 use proxy_rpm::Reporter;
 use proxy_rpm::container::args::{Mount, RunSpec, WORKDIR_LABEL};
 use proxy_rpm::container::guard::ContainerGuard;
 use proxy_rpm::container::{Engine, EngineKind, caller_ids};
+use support_container::blocking::{Held, make_fifo};
 use support_container::*;
 
 fn compile_cmd(image: &str, wd: &Workdir) -> std::process::Command {
@@ -144,21 +144,12 @@ fn sigterm_during_the_build_removes_the_container() {
     let image = require!(test_image());
     let wd = Workdir::new();
     let fifo = wd.tree.join("block");
-    assert!(
-        output(std::process::Command::new("mkfifo").arg(&fifo))
-            .status
-            .success()
-    );
+    make_fifo(&fifo);
 
-    let child = compile_cmd(&image, &wd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // Opening the fifo for writing returns once the stand-in has opened it to read: the
-    // build is then running inside its container, and blocked until we write.
-    let writer = on_thread(move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap());
+    // Once the stand-in reads the fifo, the build is running inside its container, and
+    // blocked until we write.
+    let held = Held::spawn(&mut compile_cmd(&image, &wd), &fifo);
+    let writer = held.blocked("the stand-in ran");
     let label = workdir_label(&wd);
     assert_eq!(
         containers_labelled(&label).len(),
@@ -166,9 +157,7 @@ fn sigterm_during_the_build_removes_the_container() {
         "one build container runs"
     );
 
-    signal(pid, "TERM");
-    let out = wait_bounded(child);
-    drop(writer);
+    let out = held.terminate(writer);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = text(&out.stderr);
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
@@ -217,11 +206,7 @@ fn guard_removes_a_running_container_when_dropped() {
     let image = require!(test_image());
     let wd = Workdir::new();
     let fifo = wd.dir.join("never-written");
-    assert!(
-        output(std::process::Command::new("mkfifo").arg(&fifo))
-            .status
-            .success()
-    );
+    make_fifo(&fifo);
     let mut spec = RunSpec::new(&image, "test");
     spec.labels = vec![(WORKDIR_LABEL.into(), wd.dir.display().to_string())];
     spec.mounts = vec![Mount {

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use proxy_rpm::container::BUILTIN_DOCKERFILE;
 use proxy_rpm::doctor::dockerfile_urls;
 use support_container::{
-    busybox_image, describe, podman_ready, podman_wrapper, proxy_rpm, test_image, text,
+    busybox_image, describe, free_port, output, podman_ready, podman_wrapper, proxy_rpm,
+    test_image, text,
 };
 
 /// An HTTP proxy on 127.0.0.1 that answers every request with 200 and records request lines.
@@ -82,33 +83,27 @@ impl Drop for LoopbackProxy {
     }
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `proxy-rpm doctor ARGS` with the test podman and every download routed to `proxy`.
-fn doctor(proxy: &str, args: &[&str], cache: &Path) -> Output {
+/// `proxy-rpm doctor --cache-dir CACHE` with every download routed to `proxy` and bazelisk's
+/// mirror set.
+fn doctor_cmd(proxy: &str, cache: &Path) -> Command {
     let mut cmd = proxy_rpm();
-    cmd.arg("doctor")
-        .args([
-            "--cache-dir",
-            cache.to_str().unwrap(),
-            "--timeout-ms",
-            "10000",
-        ])
-        .args(args)
-        .env("PROXY_RPM_ENGINE", podman_wrapper())
+    cmd.args(["doctor", "--timeout-ms", "10000", "--cache-dir"])
+        .arg(cache)
         .env("HTTPS_PROXY", proxy)
         .env("HTTP_PROXY", proxy)
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
         .env("BAZELISK_BASE_URL", "https://bazel-mirror.invalid/bazel");
-    cmd.output().unwrap()
+    cmd
+}
+
+/// `proxy-rpm doctor ARGS` with the test podman and every download routed to `proxy`.
+fn doctor(proxy: &str, args: &[&str], cache: &Path) -> Output {
+    output(
+        doctor_cmd(proxy, cache)
+            .args(args)
+            .env("PROXY_RPM_ENGINE", podman_wrapper()),
+    )
 }
 
 fn report_line<'a>(stderr: &'a str, name: &str) -> &'a str {
@@ -205,7 +200,7 @@ fn every_host_is_checked_through_the_proxy() {
 #[test]
 fn an_unreachable_proxy_fails_naming_each_host() {
     require!(podman_ready());
-    let port = closed_port();
+    let port = free_port();
     let cache = tempfile::tempdir().unwrap();
     let out = doctor(&format!("http://127.0.0.1:{port}"), &[], cache.path());
     let err = text(&out.stderr);
@@ -302,18 +297,54 @@ fn the_image_toolchain_is_checked_in_the_image_compile_would_use() {
     assert!(error.contains("image toolchain"), "{error}");
 }
 
+#[test]
+fn a_release_that_needs_the_gn_variant_has_its_image_checked_for_python3_and_gn() {
+    require!(podman_ready());
+    let cache = tempfile::tempdir().unwrap();
+    // The base stand-in has the base toolchain but not what Istio 1.7's Envoy adds.
+    let base = require!(test_image());
+    let out = doctor(
+        "http://127.0.0.1:9",
+        &["--offline", "--release", "1.7.8", "--image", &base],
+        cache.path(),
+    );
+    let err = text(&out.stderr);
+    let line = report_line(&err, "image toolchain");
+    assert!(line.starts_with("FAIL  "), "{line}\n{err}");
+    for tool in ["missing python3", "missing gn"] {
+        assert!(line.contains(tool), "{tool} not named: {line}");
+    }
+    assert!(line.contains("--variant centos7-python3-gn"), "{line}");
+    assert!(!out.status.success(), "{}", describe(&out));
+
+    let variant = require!(support_container::toolchain::variant_stand_in_image());
+    let out = doctor(
+        "http://127.0.0.1:9",
+        &["--offline", "--release", "1.7.8", "--image", &variant],
+        cache.path(),
+    );
+    let err = text(&out.stderr);
+    let line = report_line(&err, "image toolchain");
+    assert!(line.starts_with("ok    "), "{line}\n{err}");
+    assert_exit_matches_report(&out);
+
+    // 1.6.14 needs only the base image: the base stand-in passes.
+    let out = doctor(
+        "http://127.0.0.1:9",
+        &["--offline", "--release", "1.6.14", "--image", &base],
+        cache.path(),
+    );
+    let err = text(&out.stderr);
+    assert!(
+        report_line(&err, "image toolchain").starts_with("ok    "),
+        "{err}"
+    );
+}
+
 /// `doctor --engine none --sidecar` through `proxy`, with these Go settings and no others.
 fn doctor_go(proxy: &str, go_env: &[(&str, &str)], extra: &[&str], cache: &Path) -> Output {
-    let mut cmd = proxy_rpm();
-    cmd.args(["doctor", "--engine", "none", "--timeout-ms", "10000"])
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(extra)
-        .env("HTTPS_PROXY", proxy)
-        .env("HTTP_PROXY", proxy)
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env("BAZELISK_BASE_URL", "https://bazel-mirror.invalid/bazel");
+    let mut cmd = doctor_cmd(proxy, cache);
+    cmd.args(["--engine", "none"]).args(extra);
     for name in [
         "GOPROXY",
         "GOSUMDB",
@@ -325,7 +356,7 @@ fn doctor_go(proxy: &str, go_env: &[(&str, &str)], extra: &[&str], cache: &Path)
         cmd.env_remove(name);
     }
     cmd.envs(go_env.iter().copied());
-    cmd.output().unwrap()
+    output(&mut cmd)
 }
 
 /// `--sidecar` adds Go's hosts as Go 1.14 reads GOPROXY/GOSUMDB/GOFLAGS: by default the module
@@ -402,7 +433,7 @@ fn sidecar_adds_the_go_module_hosts_go_would_reach() {
 /// through that mirror when it can, only warns.
 #[test]
 fn an_unreachable_go_module_mirror_fails_and_its_checksum_database_warns() {
-    let port = closed_port();
+    let port = free_port();
     let cache = tempfile::tempdir().unwrap();
     let out = doctor_go(
         &format!("http://127.0.0.1:{port}"),
@@ -423,7 +454,7 @@ fn an_unreachable_go_module_mirror_fails_and_its_checksum_database_warns() {
 
 #[test]
 fn a_build_farm_that_does_not_answer_fails_naming_it() {
-    let port = closed_port();
+    let port = free_port();
     let farm = format!("grpc://127.0.0.1:{port}");
     let cache = tempfile::tempdir().unwrap();
     let out = proxy_rpm()

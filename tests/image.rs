@@ -254,15 +254,7 @@ fn centos7_dockerfile_lint() {
 
     // The last RUN is the toolchain check, through the entry point, after PATH is set.
     let steps = instructions(DOCKERFILE);
-    let last_run = steps.iter().rposition(|i| i.starts_with("RUN ")).unwrap();
-    assert_eq!(
-        steps[last_run],
-        "RUN /usr/local/bin/proxy-rpm-toolchain sh /usr/local/libexec/proxy-rpm/toolchain-check.sh"
-    );
-    assert_eq!(
-        steps[last_run - 1],
-        "COPY toolchain-check.sh /usr/local/libexec/proxy-rpm/toolchain-check.sh"
-    );
+    let last_run = toolchain_check_run(&steps, "");
     let path = steps
         .iter()
         .position(|i| i.starts_with("ENV PATH="))
@@ -299,6 +291,22 @@ fn centos7_dockerfile_lint() {
     ] {
         assert!(!code.contains(bad), "`{bad}` in the Dockerfile");
     }
+}
+
+/// The index of the last RUN of a Dockerfile's `steps`: the toolchain check through the entry
+/// point (asked for the `extra` tools too), right after its script is copied in.
+fn toolchain_check_run(steps: &[String], extra: &str) -> usize {
+    let last_run = steps.iter().rposition(|i| i.starts_with("RUN ")).unwrap();
+    let script = "/usr/local/libexec/proxy-rpm/toolchain-check.sh";
+    assert_eq!(
+        steps[last_run],
+        format!("RUN /usr/local/bin/proxy-rpm-toolchain sh {script}{extra}")
+    );
+    assert_eq!(
+        steps[last_run - 1],
+        format!("COPY toolchain-check.sh {script}")
+    );
+    last_run
 }
 
 /// Which CentOS 7.9.2009 repository provides each package the Dockerfile installs. Sources:
@@ -650,17 +658,7 @@ fn variant_dockerfile_lint() {
     assert!(at("git checkout") < at("git rev-parse") && at("git rev-parse") < at("gen.py"));
 
     // The last RUN is the toolchain check with the variant's extra names, its script copied in.
-    let last_run = steps.iter().rposition(|i| i.starts_with("RUN ")).unwrap();
-    assert_eq!(last_run, steps.len() - 1);
-    assert_eq!(
-        steps[last_run],
-        "RUN /usr/local/bin/proxy-rpm-toolchain sh \
-         /usr/local/libexec/proxy-rpm/toolchain-check.sh python3 gn"
-    );
-    assert_eq!(
-        steps[last_run - 1],
-        "COPY toolchain-check.sh /usr/local/libexec/proxy-rpm/toolchain-check.sh"
-    );
+    assert_eq!(toolchain_check_run(&steps, " python3 gn"), steps.len() - 1);
     // The entry point, PATH and compilers are the base image's: not redefined.
     for kept in ["ENTRYPOINT", "CMD", "ENV ", "USER ", "WORKDIR "] {
         assert!(

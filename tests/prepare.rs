@@ -45,6 +45,13 @@ fn prepare(fx: &Fixture, workdir: &Path, sha: &str, extra: &[&str]) -> support_g
     proxy_rpm(&args, &[])
 }
 
+/// Istio `version` resolved offline, its pin overridden by fixture commit `sha`.
+fn pinned(version: &str, sha: &str) -> release::Pin {
+    let mut resolve = ResolveOptions::new(version.parse().unwrap());
+    resolve.proxy_sha = Some(sha.to_string());
+    release::resolve(&resolve, &Reporter::silent()).unwrap()
+}
+
 fn head(tree: &Path) -> String {
     git(tree, &["rev-parse", "HEAD"])
 }
@@ -472,9 +479,7 @@ fn proxy_variables_reach_git() {
 fn library_calls_return_typed_paths_and_refresh_damaged_files() {
     let fx = Fixture::new();
     let r = Reporter::silent();
-    let mut resolve = ResolveOptions::new("1.6.14".parse().unwrap());
-    resolve.proxy_sha = Some(fx.proxy_commits[2].clone());
-    let pin = release::resolve(&resolve, &r).unwrap();
+    let pin = pinned("1.6.14", &fx.proxy_commits[2]);
 
     let mut opts = PrepareOptions::new(fx.tmp("work"));
     opts.proxy_repo = fx.file_url("proxy");
@@ -517,9 +522,7 @@ fn library_calls_return_typed_paths_and_refresh_damaged_files() {
 fn without_the_tree_only_the_packaging_files_are_fetched() {
     let fx = Fixture::new();
     let r = Reporter::silent();
-    let mut resolve = ResolveOptions::new("1.6.14".parse().unwrap());
-    resolve.proxy_sha = Some(fx.proxy_commits[1].clone());
-    let pin = release::resolve(&resolve, &r).unwrap();
+    let pin = pinned("1.6.14", &fx.proxy_commits[1]);
 
     let mut opts = PrepareOptions::new(fx.tmp("work"));
     opts.fetch_tree = false;
@@ -649,9 +652,7 @@ fn a_1_7_release_fetches_its_own_bootstrap_and_the_plan_sees_bazel_3_1_0() {
 
     // The library: the profile's bootstrap name, and a rerun keeps the files.
     let r = Reporter::silent();
-    let mut resolve = ResolveOptions::new("1.7.8".parse().unwrap());
-    resolve.proxy_sha = Some(fx.proxy_1_7.clone());
-    let pin = release::resolve(&resolve, &r).unwrap();
+    let pin = pinned("1.7.8", &fx.proxy_1_7);
     let mut opts = PrepareOptions::new(&workdir);
     opts.fetch_tree = false;
     opts.istio_repo = istio.clone();
@@ -669,17 +670,12 @@ fn a_work_dir_moved_from_1_6_to_1_7_gets_the_1_7_files() {
     let mut opts = PrepareOptions::new(fx.tmp("work"));
     opts.fetch_tree = false;
     opts.istio_repo = fx.file_url("istio");
-    let pin = |version: &str, sha: &str| {
-        let mut resolve = ResolveOptions::new(version.parse().unwrap());
-        resolve.proxy_sha = Some(sha.to_string());
-        release::resolve(&resolve, &r).unwrap()
-    };
-    let p16 = source::prepare(&opts, &pin("1.6.14", &fx.proxy_commits[1]), &r).unwrap();
+    let p16 = source::prepare(&opts, &pinned("1.6.14", &fx.proxy_commits[1]), &r).unwrap();
     assert!(
         p16.envoy_bootstrap
             .ends_with("files/envoy_bootstrap_v2.json")
     );
-    let p17 = source::prepare(&opts, &pin("1.7.8", &fx.proxy_1_7), &r).unwrap();
+    let p17 = source::prepare(&opts, &pinned("1.7.8", &fx.proxy_1_7), &r).unwrap();
     assert!(p17.files_fetched);
     assert!(p17.envoy_bootstrap.ends_with("files/envoy_bootstrap.json"));
     assert_eq!(

@@ -331,7 +331,7 @@ fn a_farm_that_is_down_fails_in_seconds_naming_it_and_builds_nothing_here() {
     let wd = Workdir::new();
     std::fs::write(wd.tree.join("WORKSPACE"), "").unwrap();
     record(&wd.cache, "builder:1", "sha256:11", &fake_reference());
-    let port = support_remote::free_port();
+    let port = free_port();
     let url = format!("grpc://127.0.0.1:{port}");
     let out = output(
         compile(&wd, &wd.cache, "builder:1")

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::{Fixture, have, run};
+use support::{Fixture, have, names, run};
 use support_repo::{
     Dnf, Gpg, HttpServer, Key, fails, http_get, package_version, primary, publish, publish_cmd,
     repo_tools, repomd_entries, repomd_records, rpm_checksig, script, sign,
@@ -106,13 +106,10 @@ impl World {
 
     /// Snapshot directories under el7/, the current one included.
     fn snapshots(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.repo.join("el7"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        names(&self.repo.join("el7"))
+            .into_iter()
             .filter(|n| n.starts_with(".x86_64."))
-            .collect();
-        names.sort();
-        names
+            .collect()
     }
 }
 
@@ -540,14 +537,6 @@ fn repodata_matches_plain_createrepo_c_and_reruns_change_nothing() {
     );
 }
 
-/// The file names of a repodata/ directory.
-fn repodata_files(repodata: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(repodata)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 /// The `repodata/` file names a repomd.xml text names.
 fn named(repomd: &str) -> BTreeSet<String> {
     repomd_records(repomd)
@@ -582,7 +571,7 @@ fn repodata_keeps_the_current_and_the_previous_generation_only() {
         expected.extend(named(&current));
         expected.extend(previous.iter().flat_map(|p| named(p)));
         assert_eq!(
-            repodata_files(&repodata),
+            BTreeSet::from_iter(names(&repodata)),
             expected,
             "generation {}: repodata/ holds two generations of metadata",
             n + 1
@@ -787,7 +776,7 @@ fn dnf_install_istio_sidecar_pulls_istio_proxy_with_gpgcheck() {
         .unwrap_or_else(|| panic!("dnf installed no dependencies:\n{out}"));
     let deps = deps.split("\n\n").next().unwrap();
     assert!(deps.contains("istio-proxy"), "{deps}");
-    let installed = support_vm::installed(&root);
+    let installed = dnf.installed();
     for nevra in [
         "istio-sidecar-1.6.14-1.el7.x86_64".to_string(),
         "istio-proxy-1.6.14-1.el7.x86_64".to_string(),
@@ -807,11 +796,7 @@ fn dnf_install_istio_sidecar_pulls_istio_proxy_with_gpgcheck() {
     }
     // The scriptlets ran in the root: the user exists, and nothing differs from the packages.
     assert!(root.ids("istio-proxy").is_some(), "%pre made istio-proxy");
-    let verify = root.rpm(&[&"-V", &"istio-proxy", &"istio-sidecar"]);
-    assert!(
-        verify.status.success() && verify.stdout.is_empty(),
-        "{verify:?}"
-    );
+    root.verify_clean(&["istio-proxy", "istio-sidecar"], "dnf install");
 
     // gpgcheck covers the sidecar too: the same package signed by another key, in a
     // repository whose metadata matches it, is refused.

@@ -7,30 +7,20 @@
 mod compare;
 mod support;
 mod support_root;
+mod support_rpm;
 mod support_sidecar;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use support_root::Root;
+use support_root::{Root, owner_mode};
 use support_sidecar::{Inputs, el7_names_rpm, no_upstream};
-
-/// What the stand-in systemctl recorded since the last call, one call a line.
-fn systemctl_calls(root: &Root) -> Vec<String> {
-    let log = root.join("/var/tmp/systemctl.log");
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    text.lines().map(str::to_string).collect()
-}
 
 /// A root with the CentOS 7 names and a recording systemctl, ready for our packages.
 fn prepared_root() -> Option<Root> {
     let root = Root::new()?;
-    root.executable(
-        "/usr/bin/systemctl",
-        "#!/bin/sh\necho \"$*\" >> /var/tmp/systemctl.log\n",
-    );
+    root.stand_in_systemctl();
     let names = el7_names_rpm(root.path.parent().unwrap());
     ok(&root.rpm(&[&"-i", &names]), "install the CentOS 7 names");
     Some(root)
@@ -43,22 +33,6 @@ fn ok(out: &std::process::Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// `rpm -V` on the packages: success and nothing reported.
-fn verify_clean(root: &Root, packages: &[&str], when: &str) {
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-V"];
-    for p in packages {
-        args.push(p);
-    }
-    let out = root.rpm(&args);
-    ok(&out, &format!("rpm -V after {when}"));
-    assert!(out.stdout.is_empty(), "rpm -V after {when}: {out:?}");
-}
-
-fn owner_mode(path: &Path) -> (u32, u32, u32) {
-    let m = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (m.uid(), m.gid(), m.mode())
 }
 
 #[test]
@@ -118,15 +92,15 @@ fn install_makes_user_dirs_and_link_and_verifies_clean_then_erase_removes_it() {
     let version = support::run(root.chroot("/usr/local/bin/pilot-agent").arg("version"));
     assert_eq!(version, "pilot-agent fixture version\n");
     // %systemd_post on a first install: preset, nothing started.
-    assert_eq!(systemctl_calls(&root), ["preset istio.service"]);
-    verify_clean(&root, &["istio-proxy", "istio-sidecar"], "install");
+    assert_eq!(root.systemctl_calls(), ["preset istio.service"]);
+    root.verify_clean(&["istio-proxy", "istio-sidecar"], "install");
 
     // A reinstall keeps the user (no second line) and the checks clean.
     ok(&root.rpm(&[&"-U", &"--replacepkgs", &sidecar]), "reinstall");
     let passwd = std::fs::read_to_string(root.join("/etc/passwd")).unwrap();
     assert_eq!(passwd.matches("istio-proxy:").count(), 1, "{passwd}");
-    verify_clean(&root, &["istio-proxy", "istio-sidecar"], "a reinstall");
-    let _ = systemctl_calls(&root);
+    root.verify_clean(&["istio-proxy", "istio-sidecar"], "a reinstall");
+    let _ = root.systemctl_calls();
 
     // Erase both in one transaction: %systemd_preun then %systemd_postun, and nothing of
     // ours is left but the two directories istio-proxy's files sat in: it owns no directory
@@ -136,7 +110,7 @@ fn install_makes_user_dirs_and_link_and_verifies_clean_then_erase_removes_it() {
         "erase both",
     );
     assert_eq!(
-        systemctl_calls(&root),
+        root.systemctl_calls(),
         [
             "--no-reload disable istio.service",
             "stop istio.service",
@@ -176,7 +150,7 @@ fn upgrade_from_1_6_13_keeps_edits_and_user_and_runs_unit_scriptlets_in_order() 
         "install 1.6.13",
     );
     let ids = root.ids("istio-proxy").unwrap();
-    assert_eq!(systemctl_calls(&root), ["preset istio.service"]);
+    assert_eq!(root.systemctl_calls(), ["preset istio.service"]);
     let env = root.join("/var/lib/istio/envoy/sidecar.env");
     std::fs::write(&env, "ISTIO_SERVICE_CIDR=10.20.0.0/16 # edited on the VM\n").unwrap();
 
@@ -222,10 +196,10 @@ fn upgrade_from_1_6_13_keeps_edits_and_user_and_runs_unit_scriptlets_in_order() 
     // New %post with $1=2 (no preset), then the old package's %preun with $1=1 (nothing) and
     // %postun with $1=1: reload, then try-restart.
     assert_eq!(
-        systemctl_calls(&root),
+        root.systemctl_calls(),
         ["daemon-reload", "try-restart istio.service"]
     );
-    verify_clean(&root, &["istio-sidecar"], "the upgrade");
+    root.verify_clean(&["istio-sidecar"], "the upgrade");
     // istio-proxy's only report is the edited config file.
     let v = root.rpm(&[&"-V", &"istio-proxy"]);
     let report = String::from_utf8_lossy(&v.stdout);
@@ -361,22 +335,9 @@ fn systemd_analyze_verifies_the_packaged_unit() {
 fn proxy_rpm_verify_passes_the_sidecar() {
     let inputs = Inputs::new("1.6.14");
     let rpm = inputs.sidecar(&[]);
-    let (code, stdout, stderr) = support_rpm_verify(&rpm);
+    let (code, stdout, stderr) = support_rpm::verify(&[&rpm]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
-}
-
-fn support_rpm_verify(rpm: &Path) -> (i32, String, String) {
-    let out = Command::new(support::bin())
-        .args(["-q", "verify"])
-        .arg(rpm)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

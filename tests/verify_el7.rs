@@ -226,7 +226,7 @@ fn a_header_only_signature_without_digests_verifies_with_its_key() {
     let key = gpg.export(&signer, &s.path("sigonly.asc"));
     let mut p = Parts::of(&base);
     assert!(
-        p.signature.iter().any(|e| e.tag == parts::SIG_RSA),
+        p.get_sig(parts::SIG_RSA).is_some(),
         "rpmsign wrote no RSA tag"
     );
     p.remove_sig(parts::SIG_MD5)
@@ -267,12 +267,7 @@ fn what_rpm_4_11_never_compares_only_warns() {
         IndexData::Int64(sizes.into_iter().map(u64::from).collect()),
     );
     p.redigest();
-    let Some(IndexData::Int32(size)) = p
-        .signature
-        .iter()
-        .find(|e| e.tag == parts::SIG_SIZE)
-        .map(|e| e.data.clone())
-    else {
+    let Some(IndexData::Int32(size)) = p.get_sig(parts::SIG_SIZE).cloned() else {
         panic!("no SIZE");
     };
     p.set_sig(parts::SIG_SIZE, IndexData::Int32(vec![size[0] + 1]))
@@ -475,12 +470,7 @@ fn an_uppercase_sha1_fails_as_in_rpm_4_11() {
     let s = Scratch::new();
     let base = s.rpmbuild(&Spec::new("upsha1"));
     let mut p = Parts::of(&base);
-    let Some(IndexData::StringTag(sha1)) = p
-        .signature
-        .iter()
-        .find(|e| e.tag == parts::SIG_SHA1)
-        .map(|e| e.data.clone())
-    else {
+    let Some(IndexData::StringTag(sha1)) = p.get_sig(parts::SIG_SHA1).cloned() else {
         panic!("no SHA1");
     };
     p.set_sig(parts::SIG_SHA1, IndexData::StringTag(sha1.to_uppercase()));

@@ -27,7 +27,7 @@ fn pgp_only(s: &Scratch, gpg: &Gpg, name: &str, digest: Option<&str>) -> (Parts,
     let mut p = Parts::of(&base);
     for tag in [parts::SIG_RSA, parts::SIG_PGP] {
         assert!(
-            p.signature.iter().any(|e| e.tag == tag),
+            p.get_sig(tag).is_some(),
             "rpmsign --rpmv3 wrote no tag {tag}"
         );
     }
@@ -120,12 +120,7 @@ fn a_v3_signature_by_a_hash_rpmpkgread_does_not_start_fails_with_the_key() {
     let (code, out) = verdict(&pgp, &["--key", &key]);
     assert_eq!(code, 1, "{out}");
     assert!(assert_status(&out, "signature", "FAIL").contains("only with MD5"));
-    let bytes = p
-        .signature
-        .iter()
-        .find(|e| e.tag == parts::SIG_PGP)
-        .map(|e| e.data.clone())
-        .unwrap();
+    let bytes = p.get_sig(parts::SIG_PGP).cloned().unwrap();
     p.remove_sig(parts::SIG_PGP).set_sig(parts::SIG_GPG, bytes);
     let gpg_tag = p.write(&s.path("gpgsha1.rpm"));
     let (code, out) = verdict(&gpg_tag, &["--key", &key]);

@@ -10,38 +10,14 @@ mod support_root;
 mod support_sidecar;
 mod support_vm;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::{have, names, run};
 use support_repo::{Dnf, fails, script};
-use support_root::Root;
+use support_root::{Root, owner_mode};
 use support_vm::SidecarRepo;
-
-/// systemctl in the root: records each call; start and restart leave the unit active, or
-/// failed when /var/tmp/start-fails exists; is-active answers from that.
-const SYSTEMCTL: &str = r#"#!/bin/sh
-echo "$*" >> /var/tmp/systemctl.log
-case "$1" in
-start | restart)
-    if [ -e /var/tmp/start-fails ]; then echo failed; else echo active; fi > /var/tmp/unit-state ;;
-is-active)
-    state=$(cat /var/tmp/unit-state 2>/dev/null || echo inactive)
-    echo "$state"
-    [ "$state" = active ]
-    exit ;;
-esac
-exit 0
-"#;
-
-/// The calls the stand-in systemctl recorded since the last look.
-fn systemctl_calls(root: &Root) -> Vec<String> {
-    let log = root.join("/var/tmp/systemctl.log");
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    text.lines().map(str::to_string).collect()
-}
 
 fn install_script(root: &Path, dnf: &Dnf, url: &str) -> Command {
     let mut cmd = Command::new(script("install-vm-sidecar.sh"));
@@ -79,11 +55,6 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-fn owner_mode(path: &Path) -> (u32, u32, u32) {
-    let m = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (m.uid(), m.gid(), m.mode())
-}
-
 #[test]
 fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
     if !support_vm::tools() || !have("openssl") || !have("chroot") {
@@ -91,7 +62,7 @@ fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
     }
     let Some(root) = Root::new() else { return };
     let r = SidecarRepo::publish("1.6.14");
-    root.executable("/usr/bin/systemctl", SYSTEMCTL);
+    root.stand_in_systemctl();
     let dnf = support_vm::dnf_for(&root);
     let url = r.server.url();
     let given = r.dir.path().join("vm-files");
@@ -114,9 +85,9 @@ fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
     files(cmd.args(["--key-fingerprint", &"0".repeat(40), "--start"]));
     let err = fails(&mut cmd);
     assert!(err.contains("not trusting it"), "{err}");
-    assert!(!support_vm::installed(&root).contains("istio"), "{err}");
+    assert!(!dnf.installed().contains("istio"), "{err}");
     assert!(!root.join("/etc/yum.repos.d/istio-proxy.repo").exists());
-    assert_eq!(systemctl_calls(&root), Vec::<String>::new());
+    assert_eq!(root.systemctl_calls(), Vec::<String>::new());
 
     // Install, write the files, start.
     let mut cmd = install_script(&root.path, &dnf, &url);
@@ -167,7 +138,7 @@ fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
     );
     // %post's preset (run by dnf in the root), then enable, restart (new files), the check.
     assert_eq!(
-        systemctl_calls(&root),
+        root.systemctl_calls(),
         [
             "preset istio.service",
             "enable istio.service",
@@ -194,7 +165,7 @@ fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
     );
     assert!(!stderr.contains("wrote "), "{stderr}");
     assert_eq!(
-        systemctl_calls(&root),
+        root.systemctl_calls(),
         [
             "enable istio.service",
             "start istio.service",
@@ -216,7 +187,7 @@ fn installs_the_sidecar_writes_the_mesh_files_starts_it_and_checks() {
         "{err}"
     );
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o2755)).unwrap();
-    let _ = systemctl_calls(&root);
+    let _ = root.systemctl_calls();
 
     // The unit does not come up: --start fails, naming where to look.
     std::fs::write(root.join("/var/tmp/start-fails"), "").unwrap();

@@ -15,13 +15,18 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether a tool is on PATH; when not, say so (the test then returns: it cannot exist here).
-pub fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
+/// Whether a tool is on PATH, saying nothing.
+pub fn on_path(tool: &str) -> bool {
+    Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false);
+        .unwrap_or(false)
+}
+
+/// Whether a tool is on PATH; when not, say so (the test then returns: it cannot exist here).
+pub fn have(tool: &str) -> bool {
+    let found = on_path(tool);
     if !found {
         eprintln!("SKIP: `{tool}` is not installed (scripts/test.sh installs it)");
     }

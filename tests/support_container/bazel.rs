@@ -112,6 +112,16 @@ pub fn write_workspace(workdir: &Path, tree: &Path) {
     std::fs::set_permissions(&status, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
+/// Bazel's `--announce_rc` output in `log` says it read `option` for `build` from `file`.
+pub fn assert_rc_read(log: &str, file: &Path, option: &str) {
+    let announced = format!("Reading rc options for 'build' from {}:", file.display());
+    let at = log
+        .find(&announced)
+        .unwrap_or_else(|| panic!("{announced:?} missing from the log:\n{log}"));
+    let next = log[at..].lines().nth(1).unwrap_or_default();
+    assert!(next.contains(option), "{option:?} not in {next:?}");
+}
+
 /// Shuts down the Bazel servers of the given output bases when dropped (they would otherwise
 /// idle for hours after the test).
 pub struct Servers {

@@ -1,7 +1,7 @@
 //! Fixtures for the container and Bazel tests: podman's configuration for this machine, a
 //! busybox test image with a Bazel stand-in (and one with toolchain stand-ins on top), the
-//! proxy-rpm binary, and helpers to wait for a child without sleeping. Everything here is
-//! written by the tests themselves.
+//! proxy-rpm binary, and a build held mid-step without sleeping (`blocking`). Everything here
+//! is written by the tests themselves.
 #![allow(dead_code)]
 
 pub mod bazel;
@@ -11,10 +11,10 @@ pub mod nginx;
 pub mod toolchain;
 
 use std::ffi::OsStr;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -363,21 +363,6 @@ pub fn containers_labelled(label: &str) -> Vec<String> {
         .collect()
 }
 
-/// Wait for a child, failing the test if it takes longer than [`PATIENCE`].
-pub fn wait_bounded(child: Child) -> Output {
-    on_thread(move || child.wait_with_output().unwrap())
-}
-
-/// Run `f` on a thread and give up after [`PATIENCE`] (a hang is a failure, not a wait).
-pub fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(PATIENCE)
-        .expect("the child did not finish in time")
-}
-
 /// The exit status and the lines of stderr, for assertions with context.
 pub fn describe(out: &Output) -> String {
     format!(
@@ -399,6 +384,25 @@ pub fn signal(pid: u32, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// The variables a command line passes by name only (`-e NAME`, the value taken from the
+/// caller's environment, never written on the command line).
+pub fn passed_by_name(words: &[String]) -> Vec<&str> {
+    words
+        .windows(2)
+        .filter(|w| w[0] == "-e" && !w[1].contains('='))
+        .map(|w| w[1].as_str())
+        .collect()
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound a moment ago, then released): free for
+/// a server to take, or closed for a client to be refused.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Every argument of `args` as a string, for assertions.

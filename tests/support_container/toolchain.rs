@@ -105,10 +105,8 @@ pub fn wrong_clang_image() -> Result<String, String> {
     static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let base = stand_in_image()?;
-            let files = vec![("bin/clang".to_string(), clang("14.0.0"))];
-            let dockerfile = format!("FROM {base}\nCOPY bin/ /usr/local/bin/\n");
-            build("proxy-rpm-test-clang14", &dockerfile, &files)
+            let files = [("clang", clang("14.0.0"))];
+            with_tools("proxy-rpm-test-clang14", &stand_in_image()?, &files)
         })
         .clone()
 }
@@ -133,13 +131,8 @@ pub fn variant_stand_in_image() -> Result<String, String> {
     static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let base = stand_in_image()?;
-            let files = vec![
-                ("bin/python3".to_string(), python3("3.6.8")),
-                ("bin/gn".to_string(), GN.to_string()),
-            ];
-            let dockerfile = format!("FROM {base}\nCOPY bin/ /usr/local/bin/\n");
-            build("proxy-rpm-test-variant", &dockerfile, &files)
+            let files = [("python3", python3("3.6.8")), ("gn", GN.to_string())];
+            with_tools("proxy-rpm-test-variant", &stand_in_image()?, &files)
         })
         .clone()
 }
@@ -150,15 +143,27 @@ pub fn wrong_variant_image() -> Result<String, String> {
     static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let base = variant_stand_in_image()?;
-            let files = vec![
-                ("bin/python3".to_string(), python3("3.4.10")),
-                ("bin/gn".to_string(), GN_NEW_GLIBC.to_string()),
+            let files = [
+                ("python3", python3("3.4.10")),
+                ("gn", GN_NEW_GLIBC.to_string()),
             ];
-            let dockerfile = format!("FROM {base}\nCOPY bin/ /usr/local/bin/\n");
-            build("proxy-rpm-test-variant-wrong", &dockerfile, &files)
+            with_tools(
+                "proxy-rpm-test-variant-wrong",
+                &variant_stand_in_image()?,
+                &files,
+            )
         })
         .clone()
+}
+
+/// The image `base` with these tool stand-ins (name, script) over its /usr/local/bin.
+fn with_tools(name: &str, base: &str, tools: &[(&str, String)]) -> Result<String, String> {
+    let files: Vec<(String, String)> = tools
+        .iter()
+        .map(|(tool, script)| (format!("bin/{tool}"), script.clone()))
+        .collect();
+    let dockerfile = format!("FROM {base}\nCOPY bin/ /usr/local/bin/\n");
+    build(name, &dockerfile, &files)
 }
 
 /// `podman build` of `dockerfile` with `files` (all 0755) as its context, unless an image of

@@ -9,14 +9,13 @@
 pub mod image;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-use crate::support_container::{PATIENCE, containers_conf, output, runs, scratch, text};
+use crate::support_container::{PATIENCE, containers_conf, free_port, output, runs, scratch, text};
 
 const REQUIREMENTS: &str = include_str!("requirements.txt");
 const GUARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support_remote/guard.py");
@@ -62,14 +61,6 @@ pub fn venv() -> Result<PathBuf, String> {
     }
     std::fs::write(&done, "").map_err(|e| e.to_string())?;
     Ok(dir)
-}
-
-/// A free port on 127.0.0.1 (free a moment ago).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A server under `guard.py`: stopped when dropped. Its output goes to `log`.
@@ -173,13 +164,10 @@ impl Farm {
         let venv = farm_ready()?;
         let dir = tempfile::tempdir_in(scratch()).map_err(|e| e.to_string())?;
         let root = dir.path().to_path_buf();
-        let postgres = start_postgres(&root)?;
-        let pg_port = std::fs::read_to_string(root.join("pg-port")).unwrap();
-        let db = format!(
-            "postgresql+psycopg2://bgd@127.0.0.1:{}/postgres",
-            pg_port.trim()
-        );
-        let migrate = output(Command::new(venv.join("bin/bgd")).args(["migrate", "apply", &db]));
+        let (postgres, pg_port) = start_postgres(&root)?;
+        let db = format!("postgresql+psycopg2://bgd@127.0.0.1:{pg_port}/postgres");
+        let bgd = venv.join("bin/bgd");
+        let migrate = output(Command::new(&bgd).args(["migrate", "apply", &db]));
         if !migrate.status.success() {
             return Err(format!("bgd migrate: {}", text(&migrate.stderr)));
         }
@@ -199,7 +187,6 @@ impl Farm {
             buildgrid_config(port, &db, &root.join("cas"), &secret),
         )
         .unwrap();
-        let bgd = venv.join("bin/bgd");
         let buildgrid = Server::start(
             "BuildGrid",
             &[
@@ -330,7 +317,8 @@ fn as_postgres(cmd: &[&str]) -> Vec<String> {
     words
 }
 
-fn start_postgres(root: &Path) -> Result<Server, String> {
+/// PostgreSQL on a free port of 127.0.0.1, and that port.
+fn start_postgres(root: &Path) -> Result<(Server, u16), String> {
     let pg = root.join("pg");
     std::fs::create_dir_all(&pg).unwrap();
     let _ = Command::new("chown")
@@ -351,8 +339,8 @@ fn start_postgres(root: &Path) -> Result<Server, String> {
     if !out.status.success() {
         return Err(format!("initdb: {}", text(&out.stderr)));
     }
-    let port = free_port().to_string();
-    std::fs::write(root.join("pg-port"), &port).unwrap();
+    let port = free_port();
+    let port_arg = port.to_string();
     let cmd = as_postgres(&[
         &format!("{PG_BIN}/postgres"),
         "-D",
@@ -360,20 +348,21 @@ fn start_postgres(root: &Path) -> Result<Server, String> {
         "-k",
         pg.to_str().unwrap(),
         "-p",
-        &port,
+        &port_arg,
         "-c",
         "listen_addresses=127.0.0.1",
         "-c",
         "max_connections=200",
     ]);
     let words: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    Server::start(
+    let server = Server::start(
         "PostgreSQL",
         &words,
         &[],
         "database system is ready to accept connections",
         &root.join("postgres.log"),
-    )
+    )?;
+    Ok((server, port))
 }
 
 fn start_registry(root: &Path) -> Result<(Server, String), String> {

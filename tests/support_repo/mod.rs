@@ -316,10 +316,14 @@ pub struct Dnf {
 }
 
 impl Dnf {
+    /// An empty root at DIR/root, the cache at DIR/dnf-cache.
     pub fn new(dir: &Path) -> Dnf {
-        let root = dir.join("root");
+        Dnf::at(dir.join("root"), dir.join("dnf-cache"))
+    }
+
+    /// dnf on the root `root` (empty or not), with its cache in `cache`.
+    pub fn at(root: PathBuf, cache: PathBuf) -> Dnf {
         let repos = root.join("etc/yum.repos.d");
-        let cache = dir.join("dnf-cache");
         std::fs::create_dir_all(&repos).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
         Dnf { root, cache, repos }

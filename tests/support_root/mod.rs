@@ -10,17 +10,11 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
+use crate::support::on_path;
+
 /// Where the shared root is kept: beside the test binaries, so `cargo clean` removes it.
 fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("debootstrap-minbase")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// Why a root cannot be made here, if it cannot: debootstrap and chroot need root and the
@@ -31,7 +25,7 @@ pub fn unavailable() -> Option<String> {
         return Some("installing into a root with scriptlets needs root (chroot, chown)".into());
     }
     for tool in ["debootstrap", "rpm", "rpmbuild", "chroot"] {
-        if !have(tool) {
+        if !on_path(tool) {
             return Some(format!(
                 "`{tool}` is not installed (scripts/test.sh installs it)"
             ));
@@ -121,6 +115,30 @@ pub fn shared_root() -> PathBuf {
     root
 }
 
+/// systemctl in the root: records each call in /var/tmp/systemctl.log; start and restart
+/// leave the unit active, or failed when /var/tmp/start-fails exists; is-active answers from
+/// that.
+const SYSTEMCTL: &str = r#"#!/bin/sh
+echo "$*" >> /var/tmp/systemctl.log
+case "$1" in
+start | restart)
+    if [ -e /var/tmp/start-fails ]; then echo failed; else echo active; fi > /var/tmp/unit-state ;;
+is-active)
+    state=$(cat /var/tmp/unit-state 2>/dev/null || echo inactive)
+    echo "$state"
+    [ "$state" = active ]
+    exit ;;
+esac
+exit 0
+"#;
+
+/// Owner, group and mode of `path` (a link's own).
+pub fn owner_mode(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.uid(), m.gid(), m.mode())
+}
+
 /// One test's copy of the shared root.
 pub struct Root {
     _dir: TempDir,
@@ -171,6 +189,34 @@ impl Root {
             cmd.arg(a);
         }
         cmd.output().expect("run rpm")
+    }
+
+    /// `rpm -V` on `packages`: success and nothing reported.
+    pub fn verify_clean(&self, packages: &[&str], when: &str) {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-V"];
+        for p in packages {
+            args.push(p);
+        }
+        let out = self.rpm(&args);
+        assert!(
+            out.status.success() && out.stdout.is_empty(),
+            "rpm -V after {when}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The recording systemctl (above) at /usr/bin/systemctl.
+    pub fn stand_in_systemctl(&self) {
+        self.executable("/usr/bin/systemctl", SYSTEMCTL);
+    }
+
+    /// The calls the stand-in systemctl recorded since the last look, one call a line.
+    pub fn systemctl_calls(&self) -> Vec<String> {
+        let log = self.join("/var/tmp/systemctl.log");
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let _ = fs::remove_file(&log);
+        text.lines().map(str::to_string).collect()
     }
 
     /// A command run inside the root with `chroot`, with a clean environment.

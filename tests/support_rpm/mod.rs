@@ -184,29 +184,15 @@ impl Scratch {
     /// Build a binary package with rpmbuild; binaries are not stripped, so the ELF in the
     /// package is the one given.
     pub fn rpmbuild(&self, spec: &Spec) -> PathBuf {
-        require_tool("rpmbuild");
-        let top = self.path(&format!("top-{}", spec.name));
-        let spec_path = self.path(&format!("{}.spec", spec.name));
-        fs::write(&spec_path, spec.text()).unwrap();
-        let mut cmd = Command::new("rpmbuild");
-        cmd.arg("-bb")
-            .arg("--define")
-            .arg(format!("_topdir {}", top.display()))
-            .args(["--define", "__strip /bin/true"])
-            .args(["--define", "_build_id_links none"])
-            .arg("--define")
-            .arg(format!("_binary_payload {}", spec.payload));
+        let mut defines = vec![
+            "__strip /bin/true".to_string(),
+            "_build_id_links none".to_string(),
+            format!("_binary_payload {}", spec.payload),
+        ];
         if let Some(algo) = spec.file_digest_algo {
-            cmd.arg("--define")
-                .arg(format!("_binary_filedigest_algorithm {algo}"));
+            defines.push(format!("_binary_filedigest_algorithm {algo}"));
         }
-        let out = cmd.arg(&spec_path).output().expect("run rpmbuild");
-        assert!(
-            out.status.success(),
-            "rpmbuild failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let top = self.run_rpmbuild(spec, "-bb", &defines);
         let rpm = top.join(format!("RPMS/x86_64/{}-1.0-1.x86_64.rpm", spec.name));
         assert!(rpm.is_file(), "rpmbuild wrote no {}", rpm.display());
         rpm
@@ -214,25 +200,34 @@ impl Scratch {
 
     /// Build the source package of `spec` with `rpmbuild -bs` (the spec alone, no sources).
     pub fn rpmbuild_source(&self, spec: &Spec) -> PathBuf {
+        let top = self.run_rpmbuild(spec, "-bs", &[]);
+        let srpm = top.join(format!("SRPMS/{}-1.0-1.src.rpm", spec.name));
+        assert!(srpm.is_file(), "rpmbuild wrote no {}", srpm.display());
+        srpm
+    }
+
+    /// `rpmbuild MODE` on `spec`, written here, with a _topdir of its own and `defines`
+    /// ("macro value"); returns the _topdir.
+    fn run_rpmbuild(&self, spec: &Spec, mode: &str, defines: &[String]) -> PathBuf {
         require_tool("rpmbuild");
         let top = self.path(&format!("top-{}", spec.name));
         let spec_path = self.path(&format!("{}.spec", spec.name));
         fs::write(&spec_path, spec.text()).unwrap();
-        let out = Command::new("rpmbuild")
-            .arg("-bs")
+        let mut cmd = Command::new("rpmbuild");
+        cmd.arg(mode)
             .arg("--define")
-            .arg(format!("_topdir {}", top.display()))
-            .arg(&spec_path)
-            .output()
-            .expect("run rpmbuild");
+            .arg(format!("_topdir {}", top.display()));
+        for define in defines {
+            cmd.arg("--define").arg(define);
+        }
+        let out = cmd.arg(&spec_path).output().expect("run rpmbuild");
         assert!(
             out.status.success(),
-            "rpmbuild -bs failed: {}",
+            "rpmbuild {mode} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let srpm = top.join(format!("SRPMS/{}-1.0-1.src.rpm", spec.name));
-        assert!(srpm.is_file(), "rpmbuild wrote no {}", srpm.display());
-        srpm
+        top
     }
 
     /// Compile a C program against Debian's glibc: it needs GLIBC_2.34 (__libc_start_main).

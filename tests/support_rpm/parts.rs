@@ -88,6 +88,13 @@ impl Parts {
         self
     }
 
+    pub fn get_sig(&self, tag: u32) -> Option<&IndexData> {
+        self.signature
+            .iter()
+            .find(|e| e.tag == tag)
+            .map(|e| &e.data)
+    }
+
     pub fn set_sig(&mut self, tag: u32, data: IndexData) -> &mut Self {
         set(&mut self.signature, tag, data);
         self
@@ -117,7 +124,8 @@ impl Parts {
         self.metadata().header_bytes().unwrap()
     }
 
-    /// Set the header's payload digests (when it has them) for `compressed` and `plain`.
+    /// Set the header's payload digests (when it has them) for the payload and `plain`, what
+    /// it decompresses to.
     pub fn payload_digests(&mut self, plain: &[u8]) -> &mut Self {
         let hex = |data: &[u8]| IndexData::StringArray(vec![hex::encode(Sha256::digest(data))]);
         if self.get(PAYLOADDIGEST).is_some() {
@@ -186,12 +194,8 @@ impl Parts {
     /// Write the package with `header` in place of the one the entries make: SIZE and MD5
     /// are recomputed over it and the payload, everything else in the signature header kept.
     pub fn write_with_header(&mut self, path: &Path, header: &[u8]) -> PathBuf {
-        let n = (header.len() + self.payload.len()) as u32;
-        let mut h = Md5::new();
-        h.update(header);
-        h.update(&self.payload);
-        self.set_sig(SIG_SIZE, IndexData::Int32(vec![n]))
-            .set_sig(SIG_MD5, IndexData::Bin(h.finalize().to_vec()));
+        let (size, md5) = self.size_and_md5(header);
+        self.set_sig(SIG_SIZE, size).set_sig(SIG_MD5, md5);
         self.write(path);
         let mut bytes = std::fs::read(path).unwrap();
         let be = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap());
@@ -203,23 +207,32 @@ impl Parts {
         path.to_path_buf()
     }
 
+    /// The signature header's SIZE and MD5 of `header` followed by the payload.
+    fn size_and_md5(&self, header: &[u8]) -> (IndexData, IndexData) {
+        let n = (header.len() + self.payload.len()) as u32;
+        let mut h = Md5::new();
+        h.update(header);
+        h.update(&self.payload);
+        (
+            IndexData::Int32(vec![n]),
+            IndexData::Bin(h.finalize().to_vec()),
+        )
+    }
+
     /// Recompute the signature header's SIZE, MD5, SHA1 and SHA256 (those present) over the
     /// header and payload as they are now; header signatures no longer match, so they go.
     /// PGP and GPG (header+payload) signatures are left as they were.
     pub fn redigest(&mut self) -> &mut Self {
         let header = self.header_bytes();
-        let has = |tag| self.signature.iter().any(|e| e.tag == tag);
+        let has = |tag| self.get_sig(tag).is_some();
         let (size, md5, sha1, sha256) =
             (has(SIG_SIZE), has(SIG_MD5), has(SIG_SHA1), has(SIG_SHA256));
+        let (size_data, md5_data) = self.size_and_md5(&header);
         if size {
-            let n = (header.len() + self.payload.len()) as u32;
-            self.set_sig(SIG_SIZE, IndexData::Int32(vec![n]));
+            self.set_sig(SIG_SIZE, size_data);
         }
         if md5 {
-            let mut h = Md5::new();
-            h.update(&header);
-            h.update(&self.payload);
-            self.set_sig(SIG_MD5, IndexData::Bin(h.finalize().to_vec()));
+            self.set_sig(SIG_MD5, md5_data);
         }
         if sha1 {
             let hex = hex::encode(Sha1::digest(&header));
@@ -229,7 +242,7 @@ impl Parts {
             let hex = hex::encode(Sha256::digest(&header));
             self.set_sig(SIG_SHA256, IndexData::StringTag(hex));
         }
-        self.remove_sig(SIG_RSA).remove_sig(267)
+        self.remove_sig(SIG_RSA).remove_sig(SIG_DSA)
     }
 
     /// Write the package to `path`.
@@ -241,21 +254,4 @@ impl Parts {
         pkg.write_file(path).expect("write the assembled package");
         path.to_path_buf()
     }
-}
-
-/// A `newc` cpio archive of regular files, as rpmbuild lays them out ("./path").
-pub fn cpio_archive(files: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut out = Vec::new();
-    for (i, (name, data)) in files.iter().enumerate() {
-        let mut w = cpio::newc::Builder::new(name)
-            .ino(i as u32 + 1)
-            .mode(0o100644)
-            .nlink(1)
-            .write(&mut out, data.len() as u32);
-        w.write_all(data).unwrap();
-        w.finish().unwrap();
-    }
-    cpio::newc::trailer(&mut out).unwrap();
-    out
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::support::run;
 use crate::support_repo::{Dnf, Gpg, HttpServer, Key, publish, repo_tools, sign};
 use crate::support_root::Root;
 use crate::support_sidecar::{Inputs, el7_names_rpm};
@@ -92,14 +91,5 @@ impl SidecarRepo {
 
 /// dnf installing into `root`, with no repository yet: its cache beside the root.
 pub fn dnf_for(root: &Root) -> Dnf {
-    let dnf = Dnf::new(root.path.parent().unwrap());
-    assert_eq!(dnf.root, root.path, "Dnf::new puts its root at DIR/root");
-    dnf
-}
-
-/// `rpm -qa` of a root, one NEVRA a line.
-pub fn installed(root: &Root) -> String {
-    run(std::process::Command::new("rpm")
-        .args(["-qa", "--qf", "%{NEVRA}\\n", "--root"])
-        .arg(&root.path))
+    Dnf::at(root.path.clone(), root.path.with_file_name("dnf-cache"))
 }
