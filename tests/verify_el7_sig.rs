@@ -217,3 +217,42 @@ fn an_unsigned_entry_replacing_a_signed_one_fails_by_policy() {
         "{reason}"
     );
 }
+
+// rpm 4.11 is built with NSS: rpmio/digest_nss.c getHashType maps MD5, MD2, SHA1, SHA224,
+// SHA256, SHA384 and SHA512 and nothing else, so a signature made with RIPEMD160 gets no
+// digest context and cannot be checked (rpm -K: BAD). Verify with the key fails it, naming
+// the hash.
+#[test]
+fn a_signature_made_with_a_hash_nss_lacks_fails_with_the_key() {
+    let s = Scratch::new();
+    let gpg = Gpg::new();
+    let signer = gpg.key("ripe <ripe@example.com>", "rsa2048");
+    let key = gpg.export(&signer, &s.path("ripe.asc"));
+    let key = key.to_string_lossy().into_owned();
+    // rpmsign 4.18 refuses RIPEMD160 ("Unsupported PGP hash algorithm 3"): gpg signs the
+    // header (its whole stored form is its immutable region here) and the parts helper puts
+    // the signature in the RSA tag. With SHA256 the same way, it passes: the signature is
+    // sound, only its hash is what EL7 lacks.
+    let base = s.rpmbuild(&Spec::new("ripe"));
+    let signed_by = |digest: &str| {
+        let mut p = Parts::of(&base);
+        let header = s.path(&format!("header-{digest}"));
+        std::fs::write(&header, p.header_bytes()).unwrap();
+        let sig = gpg.detach_sign(&signer, &header, digest);
+        p.set_sig(parts::SIG_RSA, IndexData::Bin(sig));
+        p.write(&s.path(&format!("ripe-{digest}.rpm")))
+    };
+    let rpm = signed_by("RIPEMD160");
+    let (code, out) = verdict(&rpm, &["--key", &key]);
+    assert_eq!(code, 1, "{out}");
+    let reason = assert_status(&out, "signature", "FAIL");
+    assert!(
+        reason.contains("no RIPEMD160 digest") && reason.contains("getHashType"),
+        "{reason}"
+    );
+
+    let rpm = signed_by("SHA256");
+    let (code, out) = verdict(&rpm, &["--key", &key]);
+    assert_eq!(code, 0, "{out}");
+    assert_status(&out, "signature", "PASS");
+}

@@ -34,6 +34,7 @@ impl SigPacket {
             1 => "MD5",
             2 => "SHA1",
             3 => "RIPEMD160",
+            5 => "MD2",
             8 => "SHA256",
             9 => "SHA384",
             10 => "SHA512",

@@ -187,7 +187,13 @@ fn el7_problems(
     let sig = &found[i];
     let mut problems = Vec::new();
     let md5_tag = rpm.has_sig(IndexSignatureTag::RPMSIGTAG_MD5);
-    if let Some(why) = rpm_k_digest(found, best_hash, md5_tag, sig, packet) {
+    if !NSS_HASHES.contains(&packet.hash_algo) {
+        problems.push(format!(
+            "rpm 4.11 computes no {} digest (rpmio/digest_nss.c getHashType knows MD5, MD2, \
+             SHA1, SHA224, SHA256, SHA384 and SHA512), so it cannot check this signature",
+            packet.hash()
+        ));
+    } else if let Some(why) = rpm_k_digest(found, best_hash, md5_tag, sig, packet) {
         problems.push(why);
     }
     // yum's pick is the first tag; a header+payload one needs the digest rpmpkgRead started.
@@ -201,6 +207,11 @@ fn el7_problems(
     }
     problems
 }
+
+/// The OpenPGP hash algorithms rpm 4.11's NSS backend has a digest for (rpmio/digest_nss.c
+/// getHashType: MD5 1, SHA1 2, MD2 5, SHA256 8, SHA384 9, SHA512 10, SHA224 11); any other
+/// gets no digest context, and the signature cannot be checked.
+const NSS_HASHES: [u8; 7] = [1, 2, 5, 8, 9, 10, 11];
 
 /// The digest rpmpkgRead starts before reading a package whose best signature is this tag.
 fn payload_digest(tag: &str) -> u8 {

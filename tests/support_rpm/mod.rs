@@ -350,6 +350,23 @@ impl Gpg {
         self.rpmsign_with(rpm, signer, &extra);
     }
 
+    /// A binary detached signature of `data` by `signer` with `digest` (gpg's `--digest-algo`
+    /// name): for hashes rpmsign itself refuses to sign with.
+    pub fn detach_sign(&self, signer: &str, data: &Path, digest: &str) -> Vec<u8> {
+        let sig = data.with_extension("sig");
+        self.gpg(&[
+            "--local-user",
+            signer,
+            "--digest-algo",
+            digest,
+            "--output",
+            sig.to_str().unwrap(),
+            "--detach-sign",
+            data.to_str().unwrap(),
+        ]);
+        fs::read(&sig).unwrap()
+    }
+
     fn rpmsign_with(&self, rpm: &Path, signer: &str, extra: &[&str]) {
         require_tool("rpmsign");
         let out = Command::new("rpmsign")
